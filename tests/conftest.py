@@ -27,7 +27,9 @@ settings.load_profile("ci" if IN_CI else "dev")
 
 def find_apache2() -> str | None:
     for name in ("apache2", "httpd"):
-        path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+        path = shutil.which(name) or (
+            f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None
+        )
         if path:
             return path
     return None

@@ -1,0 +1,225 @@
+"""httpd's reading rules: logical lines, words, ${VAR} expansion, and the node type of the tree.
+
+Follows `ap_cfg_getline` (continuation, trimming), `ap_getword_conf` (quotes, escapes) and
+`ap_resolve_env` (variables) in httpd 2.4's server/util.c and server/core.c, so a line means
+here exactly what it means to httpd. Nothing in this module knows about files or includes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+# apr_isspace: the C locale's isspace.
+_SPACE = " \t\n\v\f\r"
+# httpd grows its line buffer to at most this (VARBUF_MAX_LEN in server/config.c).
+MAX_LINE = 16 * 1024 * 1024
+
+
+class LineTooLong(Exception):
+    """A logical line longer than httpd's 16 MiB buffer."""
+
+    def __init__(self, line: int):
+        super().__init__(f"line {line} is longer than httpd's {MAX_LINE} byte limit")
+        self.line = line
+
+
+def decode(data: bytes) -> str:
+    """Bytes to text without rejecting anything: httpd reads bytes, not UTF-8."""
+    return data.decode("utf-8", "surrogateescape")
+
+
+def logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """Yield (line number, trimmed logical line) as `ap_varbuf_cfg_getline` returns them.
+
+    A backslash right before the newline (optionally before CR LF) joins the next physical
+    line; the number is that of the last physical line read, as httpd reports it. httpd looks
+    for that backslash at the end of everything read so far, so an empty physical line after
+    a continuation can continue again, and a continuation at the end of the file counts one
+    more line. A NUL ends the physical line for httpd's C strings; no continuation follows.
+    """
+    lines = text.split("\n")
+    n = len(lines)
+    physical = n - 1 if lines[-1] == "" else n
+    lineno = 0
+    i = 0
+    while i < physical:
+        acc = ""
+        while True:
+            raw = lines[i]
+            i += 1
+            lineno += 1
+            nul = raw.find("\0")
+            if nul >= 0:
+                acc += raw[:nul]
+                break
+            s = acc + raw if acc else raw
+            if i < n:  # this physical line ended with a newline
+                t = s[:-1] if s.endswith("\r") else s
+                if t.endswith("\\"):
+                    acc = t[:-1]
+                    if len(acc) > MAX_LINE:
+                        raise LineTooLong(lineno)
+                    if i >= physical:
+                        lineno += 1
+                        break
+                    continue
+            acc = s
+            break
+        if len(acc) > MAX_LINE:
+            raise LineTooLong(lineno)
+        yield lineno, acc.strip(_SPACE)
+
+
+def getword_conf(s: str, pos: int = 0) -> tuple[str, int]:
+    """One word of a directive line from `pos`, as `ap_getword_conf`; returns (word, new pos).
+
+    Double or single quotes group a word; inside them a backslash escapes the quote or a
+    backslash. Outside quotes only a doubled backslash is collapsed. Whitespace after the word
+    is skipped, so the new position is at the next word or the end.
+    """
+    n = len(s)
+    while pos < n and s[pos] in _SPACE:
+        pos += 1
+    if pos >= n:
+        return "", n
+    quote = s[pos]
+    if quote == '"' or quote == "'":
+        end = pos + 1
+        while end < n and s[end] != quote:
+            if s[end] == "\\" and end + 1 < n and s[end + 1] in (quote, "\\"):
+                end += 2
+            else:
+                end += 1
+        word = _unescape(s[pos + 1 : end], quote)
+        if end < n:  # the closing quote
+            end += 1
+    else:
+        end = pos
+        while end < n and s[end] not in _SPACE:
+            end += 1
+        word = _unescape(s[pos:end], "")
+    while end < n and s[end] in _SPACE:
+        end += 1
+    return word, end
+
+
+def _unescape(s: str, quote: str) -> str:
+    if "\\" not in s:
+        return s
+    out = []
+    i = 0
+    n = len(s)
+    while i < n:
+        c = s[i]
+        if c == "\\" and i + 1 < n and (s[i + 1] == "\\" or (quote and s[i + 1] == quote)):
+            out.append(s[i + 1])
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def split_args(s: str) -> list[str]:
+    """All words of an argument string (`ap_getword_conf` until the string is used up)."""
+    if not s:
+        return []
+    if '"' not in s and "'" not in s and "\\" not in s:
+        return s.split()
+    words = []
+    pos = 0
+    n = len(s)
+    while pos < n:
+        word, pos = getword_conf(s, pos)
+        words.append(word)
+    return words
+
+
+def resolve_env(line: str, lookup: Callable[[str], str | None]) -> tuple[str, list[str]]:
+    """Expand `${NAME}` as `ap_resolve_env`: returns (text, names that were not defined).
+
+    An undefined variable stays literally in the text (httpd warns, AH00111); names with a
+    colon are left alone without a warning, as httpd does for expression syntax.
+    """
+    if "${" not in line:
+        return line, []
+    out: list[str] = []
+    undefined: list[str] = []
+    pos = 0
+    while True:
+        start = line.find("${", pos)
+        if start < 0:
+            break
+        end = line.find("}", start + 2)
+        if end < 0:
+            break
+        name = line[start + 2 : end]
+        value = lookup(name)
+        out.append(line[pos:start])
+        if value is None:
+            if ":" not in name:
+                undefined.append(name)
+            out.append(line[start : end + 1])
+        else:
+            out.append(value)
+        pos = end + 1
+    out.append(line[pos:])
+    return "".join(out), undefined
+
+
+@dataclass(slots=True, eq=False)
+class Directive:
+    """One node of the evaluated tree: a directive, or a section with children.
+
+    `name` is spelled as in the file; a section's name keeps httpd's leading "<"
+    (`<VirtualHost`). `raw` is the argument text httpd keeps (after ${VAR} expansion; for a
+    section it ends with ">"), and `args` its words.
+    """
+
+    name: str
+    raw: str
+    file: str
+    line: int
+    args: list[str] = field(default_factory=list)
+    children: list[Directive] | None = None
+    parent: Directive | None = None
+
+    @property
+    def lname(self) -> str:
+        return self.name.lower()
+
+    @property
+    def is_section(self) -> bool:
+        return self.children is not None
+
+    def section_label(self) -> str:
+        """`VirtualHost *:80`, as a section is named in paths and messages."""
+        return " ".join([self.name.lstrip("<"), *self.args])
+
+    def section_path(self) -> list[str]:
+        path = []
+        node = self.parent
+        while node is not None:
+            path.append(node.section_label())
+            node = node.parent
+        path.reverse()
+        return path
+
+    def walk(self) -> Iterator[Directive]:
+        yield self
+        if self.children:
+            for child in self.children:
+                yield from child.walk()
+
+
+def section_args(raw: str) -> list[str]:
+    """The words of a section's argument text, up to its closing `>`."""
+    end = raw.rfind(">")
+    return split_args(raw[:end] if end >= 0 else raw)
+
+
+def walk(nodes: list[Directive]) -> Iterator[Directive]:
+    """Every node of a forest, in file order (depth first)."""
+    for node in nodes:
+        yield from node.walk()
