@@ -1,0 +1,111 @@
+"""Capacity and MPM checks: the settings behind out-of-memory outages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..findings import Finding
+from ..syntax import Directive
+
+# Compiled defaults when the MPM model is unavailable (prefork.c / worker.c / event.c).
+_DEFAULT_WORKERS = {"prefork": 256, "worker": 400, "event": 400}
+# Modules that run application code inside every httpd child.
+EMBEDDED = {
+    "perl_module": "mod_perl",
+    "php_module": "mod_php",
+    "php5_module": "mod_php5",
+    "php7_module": "mod_php7",
+    "php8_module": "mod_php8",
+    "python_module": "mod_python",
+    "wsgi_module": "mod_wsgi",
+}
+
+
+def workers_name(version: str) -> str:
+    return "MaxClients" if version == "2.2" else "MaxRequestWorkers"
+
+
+def lifetime_name(version: str) -> str:
+    return "MaxRequestsPerChild" if version == "2.2" else "MaxConnectionsPerChild"
+
+
+def mpm_block(model) -> Directive | None:
+    """Where the loaded MPM's settings belong: its `<IfModule>` block, else its LoadModule."""
+    names = set()
+    for ident, node in model.config.modules.items():
+        if ident.startswith("mpm_") and ident.endswith("_module"):
+            short = ident[4:-7]
+            if short == model.mpm_name:
+                names |= {ident, f"{short}.c", f"mod_mpm_{short}.c"}
+                if node is not None:
+                    block = node
+    block = model.config.modules.get(f"mpm_{model.mpm_name}_module")
+    for node in model.config.exec_directives:
+        if node.lname == "<ifmodule" and node.args and node.args[0].rstrip(">") in names:
+            block = node
+    return block
+
+
+def _setting(model, *names: str) -> Directive | None:
+    """The last server-level directive among `names` (old and new names share one setting)."""
+    wanted = {n.lower() for n in names}
+    found = None
+    for d in model.config.tree:
+        if d.lname in wanted:
+            found = d
+    return found
+
+
+def missing_max_request_workers(model, rule, settings) -> Iterator[Finding]:
+    if model.mpm_name is None:
+        return
+    name = workers_name(model.version)
+    names = ("MaxClients",) if model.version == "2.2" else ("MaxRequestWorkers", "MaxClients")
+    if _setting(model, *names) is not None:
+        return
+    effective = getattr(model.mpm, "effective", {}) or {}
+    value = effective.get(name, _DEFAULT_WORKERS[model.mpm_name])
+    extra = ""
+    if model.mpm_name == "prefork":
+        extra = f" (ServerLimit {effective.get('ServerLimit', 256)})"
+    else:
+        tpc = effective.get("ThreadsPerChild", 25)
+        extra = f" ({value // max(tpc, 1)} processes of {tpc} threads)"
+    block = mpm_block(model)
+    where = {"at": block} if block is not None else {"file": model.config.root, "line": 1}
+    yield rule.finding(
+        f"no {name} for the {model.mpm_name} MPM that is loaded: httpd uses its compiled "
+        f"default of {value}{extra}; size it to the memory the server has",
+        **where,
+    )
+
+
+def unbounded_child_lifetime(model, rule, settings) -> Iterator[Finding]:
+    embedded = [i for i in EMBEDDED if i in model.config.modules]
+    if "wsgi_module" in embedded and model.find("WSGIDaemonProcess"):
+        embedded.remove("wsgi_module")  # daemon mode runs the application outside the children
+    if not embedded or model.mpm_name is None:
+        return
+    name = lifetime_name(model.version)
+    node = _setting(model, "MaxRequestsPerChild", "MaxConnectionsPerChild")
+    effective = getattr(model.mpm, "effective", {}) or {}
+    if name in effective:
+        value = effective[name]
+    elif node is not None:
+        try:
+            value = int(node.args[0])
+        except (IndexError, ValueError):
+            return
+    else:
+        value = 10000 if model.version == "2.2" else 0
+    if value != 0:
+        return
+    mods = ", ".join(EMBEDDED[i] for i in embedded)
+    how = f"{node.name} 0" if node is not None else f"{name} is unset (httpd's default is 0)"
+    where = node or model.config.modules.get(embedded[0])
+    loc = {"at": where} if where is not None else {"file": model.config.root, "line": 1}
+    yield rule.finding(
+        f"{how} while {mods} runs inside every child: children never exit, so a leak in "
+        f"embedded code grows each one until memory runs out; set {name} to a few thousand",
+        **loc,
+    )

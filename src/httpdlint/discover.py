@@ -1,0 +1,70 @@
+"""Find this machine's httpd configuration: ask the binary (-V), then the usual paths."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+from .errors import ConfigError
+
+BINARIES = ("apache2", "httpd", "httpd24", "apache22")
+# Debian/Ubuntu, RHEL/Fedora, SUSE and Gentoo, FreeBSD, and a source build's default.
+USUAL = (
+    "/etc/apache2/apache2.conf",
+    "/etc/httpd/conf/httpd.conf",
+    "/etc/apache2/httpd.conf",
+    "/usr/local/etc/apache24/httpd.conf",
+    "/usr/local/etc/apache22/httpd.conf",
+    "/usr/local/apache2/conf/httpd.conf",
+)
+
+
+def find_binary() -> str | None:
+    for name in BINARIES:
+        path = shutil.which(name)
+        if path:
+            return path
+        for d in ("/usr/sbin", "/usr/local/sbin", "/usr/local/apache2/bin"):
+            candidate = os.path.join(d, name)
+            if os.access(candidate, os.X_OK):
+                return candidate
+    return None
+
+
+def compiled_paths(binary: str) -> tuple[str | None, str | None, str | None]:
+    """(HTTPD_ROOT, SERVER_CONFIG_FILE, version) from `httpd -V`."""
+    try:
+        out = subprocess.run(
+            [binary, "-V"], capture_output=True, text=True, timeout=10, errors="replace"
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None, None, None
+    root = re.search(r'-D HTTPD_ROOT="([^"]*)"', out)
+    conf = re.search(r'-D SERVER_CONFIG_FILE="([^"]*)"', out)
+    version = re.search(r"Apache/(\d+\.\d+)", out)
+    return (
+        root.group(1) if root else None,
+        conf.group(1) if conf else None,
+        version.group(1) if version else None,
+    )
+
+
+def discover() -> tuple[str, str | None, str | None]:
+    """(main config file, server root, version) of this machine's httpd; ConfigError if none."""
+    binary = find_binary()
+    if binary:
+        root, conf, version = compiled_paths(binary)
+        if conf:
+            path = conf if os.path.isabs(conf) else os.path.join(root or "/", conf)
+            if os.path.isfile(path):
+                return path, root, version
+    for path in USUAL:
+        if os.path.isfile(path):
+            return path, None, None
+    raise ConfigError(
+        "no httpd configuration found on this machine (tried `apache2 -V`/`httpd -V` and "
+        + ", ".join(USUAL)
+        + "); give its path"
+    )

@@ -1,0 +1,277 @@
+"""The rule engine: load the catalog from rules/*.toml, run checks on a model, filter findings.
+
+A rule file holds the rule's metadata and documentation and either a declarative `[match]`
+table or `check = "module:function"`, a function in `httpdlint.checks.<module>` that takes
+(model, rule) and yields findings. Selection, severity overrides, per-file ignores and the
+`# httpdlint: ignore=` comments are applied here, after the checks, so checks stay simple.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import importlib
+import tomllib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from .errors import ConfigError
+from .findings import RANK, SEVERITIES, Finding
+from .syntax import Directive
+
+REQUIRED = ("code", "name", "severity", "summary", "rationale", "fix", "bad", "good")
+OPTIONAL = ("references", "needs", "check", "match", "bad_line", "args")
+CATEGORIES = ("CAP", "SEC", "TLS", "COR", "LOG", "UPG")
+MATCH_KEYS = {
+    "directive",
+    "scope",
+    "allowed",
+    "forbidden",
+    "forbidden_words",
+    "default",
+    "message",
+    "modules",
+    "version",
+}
+NEEDS = {"ram", "child-size", "filesystem"}
+
+
+@dataclass
+class Rule:
+    code: str
+    name: str
+    severity: str
+    summary: str
+    rationale: str
+    fix: str
+    bad: str
+    good: str
+    references: list[str] = field(default_factory=list)
+    needs: list[str] = field(default_factory=list)
+    check: str | None = None
+    match: dict | None = None
+    source: str = ""
+    text: str = ""
+
+    def finding(
+        self,
+        message: str,
+        at: Directive | None = None,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        httpd_code: str | None = None,
+        severity: str | None = None,
+    ) -> Finding:
+        """A finding of this rule at a directive, or at an explicit file and line."""
+        if at is not None:
+            file, line = at.file, at.line
+        return Finding(
+            self.code, self.name, severity or self.severity, message, file, line, httpd_code
+        )
+
+
+def rules_dir() -> Path:
+    """rules/ inside the wheel, or at the repository root for an editable install."""
+    packaged = resources.files("httpdlint") / "rules"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "rules"
+
+
+def parse_rule(path: Path) -> Rule:
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid rule file: {exc}", str(path)) from None
+    unknown = set(data) - set(REQUIRED) - set(OPTIONAL)
+    if unknown:
+        raise ConfigError(f"unknown key(s) in rule file: {', '.join(sorted(unknown))}", str(path))
+    missing = [k for k in REQUIRED if not isinstance(data.get(k), str) or not data[k].strip()]
+    if missing:
+        raise ConfigError(f"rule file lacks {', '.join(missing)}", str(path))
+    code = data["code"]
+    if code[:3] not in CATEGORIES or len(code) != 6 or not code[3:].isdigit():
+        raise ConfigError(f"bad rule code {code!r}: a category and three digits", str(path))
+    if path.stem != code:
+        raise ConfigError(f"rule file name must be {code}.toml", str(path))
+    if data["severity"] not in SEVERITIES:
+        raise ConfigError(f"severity must be one of {', '.join(SEVERITIES)}", str(path))
+    if ("check" in data) == ("match" in data):
+        raise ConfigError("a rule has either `check` or `[match]`", str(path))
+    if "match" in data:
+        bad = set(data["match"]) - MATCH_KEYS
+        if bad or "directive" not in data["match"]:
+            raise ConfigError(
+                f"[match] needs `directive`; unknown key(s): {', '.join(sorted(bad))}", str(path)
+            )
+    for need in data.get("needs", []):
+        if need not in NEEDS and not need.startswith(("module:", "version:")):
+            raise ConfigError(f"unknown need {need!r}", str(path))
+    fields = {k: data[k] for k in REQUIRED + OPTIONAL if k in data}
+    fields.pop("bad_line", None)
+    fields.pop("args", None)
+    return Rule(**fields, source=str(path), text=text)
+
+
+@functools.cache
+def catalog() -> dict[str, Rule]:
+    """Every rule, by code, validated."""
+    rules: dict[str, Rule] = {}
+    names: set[str] = set()
+    for path in sorted(rules_dir().glob("*.toml")):
+        rule = parse_rule(path)
+        if rule.name in names:
+            raise ConfigError(f"duplicate rule name {rule.name}", str(path))
+        names.add(rule.name)
+        rules[rule.code] = rule
+    return rules
+
+
+def lookup(code: str) -> Rule:
+    rules = catalog()
+    key = code.upper()
+    if key in rules:
+        return rules[key]
+    for rule in rules.values():
+        if rule.name == code.lower():
+            return rule
+    raise ConfigError(f"no rule {code!r} (see `httpdlint rules`)")
+
+
+def matches(code: str, patterns: Iterable[str]) -> bool:
+    """Whether a code is named by any pattern: a full code or a prefix (`SEC`, `SEC2`)."""
+    return any(code.startswith(p.upper()) for p in patterns)
+
+
+@dataclass
+class Settings:
+    """What to check and how to report, from the command line and project settings."""
+
+    select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    severity: dict[str, str] = field(default_factory=dict)
+    ram: int | None = None
+    child_size: int | None = None
+    filesystem: bool = False
+
+
+def selected(rules: Iterable[Rule], settings: Settings) -> list[Rule]:
+    out = []
+    for rule in rules:
+        if settings.select and not matches(rule.code, settings.select):
+            continue
+        if settings.ignore and matches(rule.code, settings.ignore):
+            continue
+        out.append(rule)
+    return out
+
+
+def needs_met(rule: Rule, model, settings: Settings) -> bool:
+    for need in rule.needs:
+        if need == "ram" and settings.ram is None and model.ram_bytes is None:
+            return False
+        if need == "child-size" and settings.child_size is None and model.child_bytes is None:
+            return False
+        if need == "filesystem" and not settings.filesystem:
+            return False
+        if need.startswith("module:") and not model.has_module(need[7:]):
+            return False
+        if need.startswith("version:") and model.version != need[8:]:
+            return False
+    return True
+
+
+def run(model, settings: Settings | None = None) -> list[Finding]:
+    """All findings for the model after selection, overrides and suppressions."""
+    settings = settings or Settings()
+    findings: list[Finding] = []
+    for rule in selected(catalog().values(), settings):
+        if not needs_met(rule, model, settings):
+            continue
+        findings.extend(_run_rule(rule, model, settings))
+    findings = _suppress(findings, model, settings)
+    for f in findings:
+        if f.rule in settings.severity:
+            f.severity = settings.severity[f.rule]
+    findings.sort(key=Finding.sort_key)
+    return findings
+
+
+def _run_rule(rule: Rule, model, settings: Settings) -> Iterator[Finding]:
+    if rule.check:
+        module_name, _, func_name = rule.check.partition(":")
+        module = importlib.import_module(f"httpdlint.checks.{module_name}")
+        func = getattr(module, func_name)
+        yield from func(model, rule, settings)
+    else:
+        from .checks.declarative import evaluate
+
+        yield from evaluate(model, rule, rule.match or {})
+
+
+UNUSED_SUPPRESSION = "COR099"
+
+
+def _suppress(findings: list[Finding], model, settings: Settings) -> list[Finding]:
+    config = model.config
+    by_target: dict[tuple[str, int], list] = {}
+    by_file: dict[str, list] = {}
+    for pragma in config.pragmas:
+        if pragma.whole_file:
+            by_file.setdefault(pragma.file, []).append(pragma)
+        elif pragma.target is not None:
+            by_target.setdefault((pragma.file, pragma.target), []).append(pragma)
+    kept = []
+    for f in findings:
+        if f.file and _file_ignored(f, settings, config.server_root):
+            continue
+        hit = False
+        for pragma in by_file.get(f.file or "", []) + by_target.get(
+            (f.file or "", f.line or 0), []
+        ):
+            if matches(f.rule, pragma.codes):
+                pragma.used = True
+                hit = True
+        if not hit:
+            kept.append(f)
+    rule = catalog().get(UNUSED_SUPPRESSION)
+    if rule is not None and selected_code(UNUSED_SUPPRESSION, settings):
+        for pragma in config.pragmas:
+            if not pragma.used and any(selected_code(c, settings) for c in pragma.codes):
+                kept.append(
+                    rule.finding(
+                        f"suppression of {', '.join(pragma.codes)} matches no finding",
+                        file=pragma.file,
+                        line=pragma.line,
+                    )
+                )
+    return kept
+
+
+def selected_code(code: str, settings: Settings) -> bool:
+    if settings.select and not any(
+        code.startswith(p) or p.startswith(code) for p in settings.select
+    ):
+        return False
+    return not (settings.ignore and matches(code, settings.ignore))
+
+
+def _file_ignored(f: Finding, settings: Settings, server_root: str) -> bool:
+    for pattern, codes in settings.per_file_ignores.items():
+        path = f.file or ""
+        rel = path[len(server_root) + 1 :] if path.startswith(server_root + "/") else path
+        if (fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(rel, pattern)) and matches(
+            f.rule, codes
+        ):
+            return True
+    return False
+
+
+def worst(findings: Iterable[Finding]) -> int:
+    """The rank of the most severe finding, -1 when there is none."""
+    return max((RANK[f.severity] for f in findings), default=-1)
