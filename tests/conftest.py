@@ -54,3 +54,14 @@ def apache2_modules_dir() -> Path:
     if IN_CI:
         pytest.fail("apache2 module directory not found")
     pytest.skip("apache2 modules not installed")
+
+
+@pytest.fixture(scope="session")
+def debian_conf() -> Path:
+    """Debian's installed stock configuration (the apache2 package), read in place."""
+    path = Path("/etc/apache2/apache2.conf")
+    if not path.exists():
+        if IN_CI:
+            pytest.fail("Debian's apache2 configuration is required in CI but is missing")
+        pytest.skip("Debian's apache2 package is not installed")
+    return path

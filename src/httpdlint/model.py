@@ -6,6 +6,7 @@ would do (which MPM runs, with which effective settings, what a virtual host inh
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -110,9 +111,17 @@ class Model:
     def all(self) -> Iterator[Directive]:
         return walk(self.config.tree)
 
+    @functools.cached_property
+    def _index(self) -> dict[str, list[Directive]]:
+        # Built once: rules ask for directives by name many times over large trees.
+        index: dict[str, list[Directive]] = {}
+        for d in walk(self.config.tree):
+            index.setdefault(d.lname, []).append(d)
+        return index
+
     def find(self, name: str) -> list[Directive]:
-        lname = name.lower()
-        return [d for d in walk(self.config.tree) if d.lname == lname]
+        """Every occurrence of a directive (or `<Section`), in file order."""
+        return self._index.get(name.lower(), [])
 
     def server(self) -> list[Directive]:
         """Directives at server level, outside every section."""
@@ -135,8 +144,7 @@ class Model:
         return [VirtualHost(d, list(d.args)) for d in self.config.tree if d.lname == "<virtualhost"]
 
     def sections(self, name: str) -> list[Directive]:
-        lname = "<" + name.lower().lstrip("<")
-        return [d for d in walk(self.config.tree) if d.lname == lname]
+        return self.find("<" + name.lstrip("<"))
 
     def effective(self, name: str, vhost: VirtualHost | None = None) -> Directive | None:
         """A single-valued server setting as a virtual host sees it (its own, else inherited)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from xml.sax.saxutils import escape, quoteattr
 
@@ -19,10 +20,18 @@ def summary(findings: list[Finding]) -> dict[str, int]:
     return {s: counts.get(s, 0) for s in reversed(SEVERITIES)}
 
 
+def _display(path: str | None) -> str:
+    """A path relative to the working directory when it lies below it, as linters print."""
+    if not path:
+        return "-"
+    cwd = os.getcwd() + os.sep
+    return path[len(cwd) :] if path.startswith(cwd) else path
+
+
 def text(findings: list[Finding], colour: bool = False) -> str:
     lines = []
     for f in findings:
-        where = f"{f.file}:{f.line}" if f.line else f"{f.file}"
+        where = f"{_display(f.file)}:{f.line}" if f.line else _display(f.file)
         code = f"{_COLOUR[f.severity]}{f.rule}{_RESET}" if colour else f.rule
         httpd = f" [{f.httpd_code}]" if f.httpd_code else ""
         lines.append(f"{where}: {code} {f.message}{httpd}")

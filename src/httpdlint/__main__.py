@@ -1,0 +1,5 @@
+"""`python -m httpdlint`."""
+
+from .cli import main
+
+main()
