@@ -109,3 +109,111 @@ def unbounded_child_lifetime(model, rule, settings) -> Iterator[Finding]:
         f"embedded code grows each one until memory runs out; set {name} to a few thousand",
         **loc,
     )
+
+
+def _number(node: Directive | None, default: int) -> int | None:
+    if node is None:
+        return default
+    try:
+        return int(node.args[0])
+    except (IndexError, ValueError):
+        return None
+
+
+def _each_scope(model, name: str) -> Iterator[Directive]:
+    """The server-level directive and each virtual host's own, for per-vhost settings."""
+    node = model.server_directive(name)
+    if node is not None:
+        yield node
+    for vhost in model.virtual_hosts():
+        own = vhost.own(name)
+        if own is not None:
+            yield own
+
+
+def keepalive_timeout_long(model, rule, settings) -> Iterator[Finding]:
+    if model.mpm_name is None:
+        return
+    for node in _each_scope(model, "KeepAliveTimeout"):
+        value = _number(node, 5)
+        if value is None or value <= 15:
+            continue
+        if model.mpm_name == "event":
+            cost = "on event an idle connection costs a socket, not a worker"
+            severity = "info"
+        else:
+            unit = "child process" if model.mpm_name == "prefork" else "thread"
+            cost = f"on {model.mpm_name} every idle keep-alive connection holds a whole {unit}"
+            severity = "warning"
+        yield rule.finding(
+            f"KeepAliveTimeout {value} s: {cost} for up to {value} s after each response; "
+            "2 to 5 s is enough for a page's resources",
+            node,
+            severity=severity,
+        )
+
+
+def timeout_long(model, rule, settings) -> Iterator[Finding]:
+    node = model.server_directive("Timeout")
+    default = 300 if model.version == "2.2" else 60
+    value = _number(node, default)
+    if value is None or value < 60:
+        return
+    where = {"at": node} if node else {"file": model.config.root, "line": 1}
+    how = f"Timeout {value}" if node else f"Timeout is unset, so httpd's default {value} s applies"
+    yield rule.finding(
+        f"{how}: a client that sends or reads one byte per {value} s holds a worker that long, "
+        "which makes slow-client attacks cheap; 20 to 30 s suits most sites",
+        severity="warning" if value > 60 else "info",
+        **where,
+    )
+
+
+def hostname_lookups_on(model, rule, settings) -> Iterator[Finding]:
+    for node in model.find("HostnameLookups"):
+        if node.args and node.args[0].lower() in ("on", "double"):
+            yield rule.finding(
+                f"HostnameLookups {node.args[0]}: every request waits for a reverse DNS lookup "
+                "before it is logged, tying a worker to the resolver's latency",
+                node,
+            )
+
+
+PHP = ("php_module", "php5_module", "php7_module", "php8_module")
+
+
+def php_threaded_mpm(model, rule, settings) -> Iterator[Finding]:
+    if model.mpm_name not in ("worker", "event"):
+        return
+    for ident in PHP:
+        if ident in model.config.modules:
+            node = model.config.modules[ident]
+            where = {"at": node} if node else {"file": model.config.root, "line": 1}
+            yield rule.finding(
+                f"{ident} is loaded with the {model.mpm_name} MPM: mod_php and the extensions "
+                "it links are not thread-safe in common builds; use prefork, or PHP-FPM "
+                "through mod_proxy_fcgi",
+                **where,
+            )
+
+
+def no_reqtimeout(model, rule, settings) -> Iterator[Finding]:
+    if model.version != "2.4" or model.has_module("reqtimeout_module"):
+        return
+    yield rule.finding(
+        "mod_reqtimeout is not loaded: a client may take up to Timeout seconds for each "
+        "packet of its request headers and body, so a few slow clients hold every worker",
+        file=model.config.root,
+        line=1,
+    )
+
+
+def no_mpm_loaded(model, rule, settings) -> Iterator[Finding]:
+    if model.version == "2.4" and model.mpm_name is None:
+        yield rule.finding(
+            "no MPM is loaded (LoadModule mpm_event_module, mpm_worker_module or "
+            "mpm_prefork_module): httpd refuses to start",
+            file=model.config.root,
+            line=1,
+            httpd_code="AH00534",
+        )
