@@ -1,0 +1,270 @@
+"""The capacity arithmetic: worked examples and the properties that make it trustworthy.
+
+Properties: more RAM never yields fewer workers, a larger child never yields more; every
+recommendation passes httpd's own startup checks (the MPM model) without one adjustment; a
+child larger than the budget is an error, never zero workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from httpdlint import capacity
+from httpdlint.capacity import (
+    CapacityError,
+    Sizing,
+    max_processes,
+    memory_at,
+    per_process_cost,
+    predicted_httpd_memory,
+    processes_for_settings,
+    recommend,
+)
+from httpdlint.mpm import Setting, evaluate_mpm
+
+MIB = 1024**2
+GIB = 1024**3
+
+mpms = st.sampled_from(capacity.MPMS)
+versions = st.sampled_from(capacity.VERSIONS)
+rams = st.integers(min_value=1 * MIB, max_value=4 * 1024 * GIB)
+children = st.integers(min_value=64 * 1024, max_value=8 * GIB)
+small = st.integers(min_value=0, max_value=64 * GIB)
+margins = st.floats(min_value=0.0, max_value=2.0, allow_nan=False)
+tpcs = st.integers(min_value=1, max_value=20000)
+
+
+@st.composite
+def sizings(draw) -> Sizing:
+    mpm = draw(mpms)
+    return Sizing(
+        ram=draw(rams),
+        reserve=draw(small),
+        shared=draw(small),
+        child=draw(children),
+        margin=draw(margins),
+        mpm=mpm,
+        version=draw(versions),
+        threads_per_child=draw(tpcs) if mpm != "prefork" else capacity.DEFAULT_THREADS_PER_CHILD,
+        process_overhead=draw(st.integers(min_value=0, max_value=4 * MIB)),
+        thread_overhead=draw(st.integers(min_value=0, max_value=1 * MIB)),
+        recycle=draw(st.booleans()),
+    )
+
+
+def workers_or_none(s: Sizing) -> int | None:
+    """The recommended worker count, None where no child fits (an error, not zero)."""
+    try:
+        return recommend(s).workers
+    except CapacityError:
+        return None
+
+
+def adjustments(rec: capacity.Recommendation) -> list:
+    s = rec.sizing
+    settings = [Setting(name, (str(value),)) for name, value in rec.settings.items()]
+    return evaluate_mpm(s.mpm, s.version, settings).adjustments
+
+
+# --------------------------------------------------------------------------- worked examples
+
+
+def test_the_outage_story_1g_ram_25m_children() -> None:
+    # 1 GiB, 200 MiB for the OS and the database, 25 MiB children, 10 % margin:
+    # (1024 - 200) / (25 x 1.1 + 0.25) = 824 / 27.75 = 29.69 -> 29, not httpd's default 256.
+    rec = recommend(Sizing(ram=GIB, reserve=200 * MIB, shared=0, child=25 * MIB))
+    assert rec.workers == 29
+    assert rec.settings == {
+        "ServerLimit": 29,
+        "StartServers": 5,
+        "MinSpareServers": 5,
+        "MaxSpareServers": 10,
+        "MaxRequestWorkers": 29,
+    }
+    assert rec.steps[0] == "budget = RAM - reserve - shared = 1024 MiB - 200 MiB - 0 MiB = 824 MiB"
+    assert "floor(824 MiB / 27.75 MiB) = floor(29.69) = 29" in rec.steps[2]
+    # Without the reserve and margin, 1 GiB / 25 MiB children is the "around 32" of the story.
+    bare = Sizing(ram=GIB, reserve=0, shared=0, child=25 * MIB, margin=0, process_overhead=0)
+    assert recommend(bare).workers == 40  # 1024 / 25 = 40.96
+    assert memory_at(bare, 256) == 6400 * MIB  # httpd's default: 6400 MiB on 1024 MiB
+
+
+def test_margin_multiplies_the_child_only() -> None:
+    s = Sizing(ram=GIB, reserve=0, shared=100 * MIB, child=10 * MIB, margin=0.5, process_overhead=0)
+    assert per_process_cost(s) == 15 * MIB
+    assert recommend(s).workers == (GIB - 100 * MIB) // (15 * MIB)
+
+
+def test_threaded_sizes_server_limit_by_process_cost() -> None:
+    s = Sizing(
+        ram=4 * GIB,
+        reserve=1 * GIB,
+        shared=64 * MIB,
+        child=30 * MIB,
+        mpm="event",
+        threads_per_child=25,
+        thread_overhead=64 * 1024,
+        process_overhead=256 * 1024,
+    )
+    cost = round(30 * MIB * 1.1) + 256 * 1024 + 26 * 64 * 1024
+    assert per_process_cost(s) == cost
+    rec = recommend(s)
+    assert rec.processes == (3 * GIB - 64 * MIB) // cost
+    assert rec.settings["ServerLimit"] == rec.processes
+    assert rec.settings["MaxRequestWorkers"] == rec.processes * 25
+    assert rec.settings["ThreadsPerChild"] == 25
+    assert adjustments(rec) == []
+
+
+def test_apache_22_names() -> None:
+    rec = recommend(
+        Sizing(ram=GIB, reserve=0, shared=0, child=20 * MIB, version="2.2", recycle=True)
+    )
+    assert "MaxClients" in rec.settings and "MaxRequestWorkers" not in rec.settings
+    assert rec.settings["MaxRequestsPerChild"] == capacity.RECYCLE_PREFORK
+    assert adjustments(rec) == []
+
+
+def test_recycle_only_when_asked() -> None:
+    base = Sizing(ram=GIB, reserve=0, shared=0, child=20 * MIB)
+    assert "MaxConnectionsPerChild" not in recommend(base).settings
+    rec = recommend(Sizing(**{**base.__dict__, "recycle": True}))
+    assert rec.settings["MaxConnectionsPerChild"] > 0
+
+
+def test_compile_time_limit_caps() -> None:
+    rec = recommend(Sizing(ram=2**50, reserve=0, shared=0, child=64 * 1024, process_overhead=0))
+    assert rec.workers == capacity.MAX_SERVER_LIMIT["prefork"]
+    assert "compile-time limit" in rec.steps[2]
+    assert adjustments(rec) == []
+
+
+def test_child_larger_than_budget_is_an_error() -> None:
+    with pytest.raises(CapacityError, match="does not fit"):
+        recommend(Sizing(ram=GIB, reserve=200 * MIB, shared=0, child=900 * MIB))
+    with pytest.raises(CapacityError, match="does not fit"):
+        recommend(Sizing(ram=GIB, reserve=2 * GIB, shared=0, child=MIB))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("ram", 0, "RAM"),
+        ("child", 0, "child"),
+        ("reserve", -1, "reserve"),
+        ("margin", -0.1, "margin"),
+        ("margin", float("nan"), "margin"),
+        ("mpm", "winnt", "MPM"),
+        ("version", "2.0", "version"),
+    ],
+)
+def test_invalid_inputs(field: str, value: object, message: str) -> None:
+    s = Sizing(**{**Sizing(ram=GIB, reserve=0, shared=0, child=MIB).__dict__, field: value})
+    with pytest.raises(CapacityError, match=message):
+        recommend(s)
+
+
+def test_threads_per_child_beyond_thread_limit_max() -> None:
+    with pytest.raises(CapacityError, match="ThreadsPerChild"):
+        recommend(
+            Sizing(ram=GIB, reserve=0, shared=0, child=MIB, mpm="worker", threads_per_child=20001)
+        )
+
+
+def test_predicted_httpd_memory() -> None:
+    assert predicted_httpd_memory(100 * MIB, 20 * MIB, 6) == 220 * MIB
+
+
+def test_processes_for_settings() -> None:
+    assert processes_for_settings("prefork", {"MaxRequestWorkers": 256}) == 256
+    assert processes_for_settings("prefork", {"MaxClients": 150}) == 150
+    assert (
+        processes_for_settings(
+            "event", {"MaxRequestWorkers": 400, "ThreadsPerChild": 25, "ServerLimit": 16}
+        )
+        == 16
+    )
+    assert (
+        processes_for_settings(
+            "worker", {"MaxRequestWorkers": 410, "ThreadsPerChild": 25, "ServerLimit": 100}
+        )
+        == 17
+    )
+    assert processes_for_settings("worker", {}) is None
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@given(sizings(), st.integers(min_value=0, max_value=64 * GIB))
+def test_more_ram_never_means_fewer_workers(s: Sizing, extra: int) -> None:
+    bigger = Sizing(**{**s.__dict__, "ram": s.ram + extra})
+    before, after = workers_or_none(s), workers_or_none(bigger)
+    if before is not None:
+        assert after is not None and after >= before
+
+
+@given(sizings(), st.integers(min_value=0, max_value=4 * GIB))
+def test_larger_child_never_means_more_workers(s: Sizing, extra: int) -> None:
+    bigger = Sizing(**{**s.__dict__, "child": s.child + extra})
+    before, after = workers_or_none(s), workers_or_none(bigger)
+    if after is not None:
+        assert before is not None and after <= before
+
+
+@given(sizings(), st.floats(min_value=0.0, max_value=1.0, allow_nan=False))
+def test_larger_margin_never_means_more_workers(s: Sizing, extra: float) -> None:
+    bigger = Sizing(**{**s.__dict__, "margin": min(s.margin + extra, 10.0)})
+    before, after = workers_or_none(s), workers_or_none(bigger)
+    if after is not None:
+        assert before is not None and after <= before
+
+
+@given(sizings())
+def test_recommendation_fits_and_is_at_least_one(s: Sizing) -> None:
+    try:
+        rec = recommend(s)
+    except CapacityError as exc:
+        # Only when not even one child fits, and never as zero workers.
+        assert s.ram - s.reserve - s.shared < per_process_cost(s)
+        assert "does not fit" in str(exc)
+        return
+    assert rec.processes >= 1
+    assert memory_at(s, rec.processes) <= s.ram
+    # The next child would not fit (unless httpd's compile-time limit stopped us first).
+    if rec.processes < capacity.MAX_SERVER_LIMIT[s.mpm]:
+        assert memory_at(s, rec.processes + 1) > s.ram
+
+
+@given(sizings())
+def test_recommendation_passes_the_mpm_model_without_adjustment(s: Sizing) -> None:
+    try:
+        rec = recommend(s)
+    except CapacityError:
+        return
+    result = evaluate_mpm(
+        s.mpm, s.version, [Setting(k, (str(v),)) for k, v in rec.settings.items()]
+    )
+    assert result.adjustments == [], [a.message for a in result.adjustments]
+    assert result.max_workers == rec.workers
+    assert result.processes_needed() == rec.processes
+    for name, value in rec.settings.items():
+        assert result.effective[name] == value
+
+
+@given(sizings())
+def test_max_processes_never_zero(s: Sizing) -> None:
+    with contextlib.suppress(CapacityError):
+        assert max_processes(s) >= 1
+
+
+@given(st.integers(min_value=1, max_value=100000), st.integers(min_value=1, max_value=100000))
+def test_child_larger_than_budget_always_raises(budget_mib: int, extra: int) -> None:
+    s = Sizing(ram=budget_mib * MIB, reserve=0, shared=0, child=budget_mib * MIB + extra, margin=0)
+    assume(per_process_cost(s) > s.ram)
+    with pytest.raises(CapacityError):
+        recommend(s)
