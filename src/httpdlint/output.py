@@ -7,20 +7,35 @@ import os
 import sys
 import tempfile
 
+from .errors import ConfigError
+
 
 def atomic_write(path: str, text: str) -> None:
-    """Write `text` to `path` so that readers see the old file or the whole new one."""
-    directory = os.path.dirname(os.path.abspath(path)) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".httpdlint-", dir=directory)
+    """Write `text` to `path`: readers (node_exporter, a browser) see the old file or the new.
+
+    A temporary file in the same directory, fsync, then rename. The file gets the mode a new
+    file would get (0666 less the umask), not mkstemp's 0600: a textfile collector usually
+    runs as another user and must be able to read it.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
+    except OSError as exc:
+        raise ConfigError(f"cannot write: {exc.strerror}", path) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise ConfigError(f"cannot write: {exc.strerror}", path) from None
         raise
 
 

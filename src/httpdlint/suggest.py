@@ -13,7 +13,6 @@ import contextlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ from httpdlint import capacity
 from httpdlint.capacity import CapacityError, Recommendation, Sizing, mib
 from httpdlint.errors import ConfigError
 from httpdlint.measure import Measurement, Notice
+from httpdlint.output import atomic_write as write_atomic
 from httpdlint.sizes import format_size
 
 __all__ = [
@@ -593,32 +593,3 @@ def render(s: Suggestion, fmt: str) -> str:
     if fmt == "html":
         return render_html(s)
     raise ConfigError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write `text` to `path`: readers (node_exporter, a browser) see the old file or the new.
-
-    A temporary file in the same directory, fsync, then rename. The file gets the mode a new
-    file would get (0666 less the umask), not mkstemp's 0600: a textfile collector usually
-    runs as another user and must be able to read it.
-    """
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
-    except OSError as exc:
-        raise ConfigError(f"cannot write: {exc.strerror}", path) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise ConfigError(f"cannot write: {exc.strerror}", path) from None
-        raise
