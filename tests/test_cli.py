@@ -74,3 +74,19 @@ def test_debian_stock_has_no_cap001(debian_conf: Path) -> None:
     assert not [f for f in doc["findings"] if f["rule"] == "CAP001"]
     assert doc["config"]["apache_version"] == "2.4"
     assert doc["config"]["mpm"]["name"] in ("event", "prefork", "worker")
+
+
+def test_overcommit_on_the_example_shows_the_arithmetic_with_22_names() -> None:
+    res = cli("check", str(EXAMPLE), "--ram", "1G", "--child-size", "25M", "-f", "json")
+    assert res.returncode == 1
+    doc = json.loads(res.stdout)
+    (f,) = [f for f in doc["findings"] if f["rule"] == "CAP009"]
+    assert f["severity"] == "error"
+    assert "256 children x 25 MiB" in f["message"] and "6400 MiB > 1024 MiB RAM" in f["message"]
+    assert "MaxClients" in f["message"] and "MaxRequestWorkers" not in f["message"]
+    assert doc["config"]["mpm"]["effective"]["MaxClients"] == 256
+
+
+def test_overcommit_needs_sizes() -> None:
+    res = cli("check", str(EXAMPLE), "--select", "CAP009", "-f", "json", "--exit-zero")
+    assert json.loads(res.stdout)["findings"] == []

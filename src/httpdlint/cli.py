@@ -142,8 +142,12 @@ def check(
         )
         findings = []
         for model in models:
-            model.ram_bytes = settings.ram if settings.ram is not None else model.ram_bytes
-            model.child_bytes = settings.child_size
+            if model.system and (settings.ram is None or settings.child_size is None):
+                _measure_into(model)
+            if settings.ram is not None:
+                model.ram_bytes = settings.ram
+            if settings.child_size is not None:
+                model.child_bytes = settings.child_size
             settings.filesystem = True
             findings.extend(engine.run(model, settings))
         text = reporters.render(
@@ -154,6 +158,22 @@ def check(
     emit(text, output)
     if not exit_zero and engine.worst(findings) >= RANK[fail_on]:
         raise typer.Exit(1)
+
+
+def _measure_into(model) -> None:
+    """Sizes from the running httpd, for this machine's own configuration: RAM (cgroup
+    aware), the largest child's USS and the parent's RSS (what the children share)."""
+    from .measure import measure
+
+    try:
+        m = measure()
+    except (ConfigError, OSError):
+        return
+    tree = m.tree
+    model.ram_bytes = m.ram_bytes
+    if tree is not None and tree.largest_child is not None:
+        model.child_bytes = tree.largest_child.uss or tree.largest_child.rss
+        model.shared_bytes = tree.parent.rss
 
 
 @app.command()

@@ -97,8 +97,9 @@ STAGE_RUN = "run"  # <mpm>_run / ap_mpm_run, silent: never logged
 class Setting:
     """One MPM directive as httpd read it, in reading order.
 
-    ``nested`` is True when the directive sits inside a section (``<IfModule>``,
-    ``<IfDefine>``...). Only httpd 2.2's worker/event care: their pre_config moves the first
+    ``nested`` is True when the directive sits inside a section httpd keeps in its tree
+    (``<VirtualHost>``...; ``<IfModule>`` contents are spliced into the top level, as are an
+    ``Include``'s). Only httpd 2.2's worker/event care: their pre_config moves the first
     top-level ThreadsPerChild before the first top-level MaxClients, and does not look inside
     sections. Directives from an ``Include`` at top level are top level.
     """

@@ -31,15 +31,9 @@ def lifetime_name(version: str) -> str:
 
 def mpm_block(model) -> Directive | None:
     """Where the loaded MPM's settings belong: its `<IfModule>` block, else its LoadModule."""
-    names = set()
-    for ident, node in model.config.modules.items():
-        if ident.startswith("mpm_") and ident.endswith("_module"):
-            short = ident[4:-7]
-            if short == model.mpm_name:
-                names |= {ident, f"{short}.c", f"mod_mpm_{short}.c"}
-                if node is not None:
-                    block = node
-    block = model.config.modules.get(f"mpm_{model.mpm_name}_module")
+    short = model.mpm_name
+    names = {f"mpm_{short}_module", f"{short}.c", f"mod_mpm_{short}.c"}
+    block = model.config.modules.get(f"mpm_{short}_module")
     for node in model.config.exec_directives:
         if node.lname == "<ifmodule" and node.args and node.args[0].rstrip(">") in names:
             block = node
@@ -217,3 +211,91 @@ def no_mpm_loaded(model, rule, settings) -> Iterator[Finding]:
             line=1,
             httpd_code="AH00534",
         )
+
+
+def _above_limit(adj, limit_name: str) -> bool:
+    return adj.setting == limit_name and "ServerLimit" in adj.message and not adj.fatal
+
+
+def _adjustments(model) -> Iterator:
+    """httpd's startup adjustments, once each (2.2 reads twice and may say a thing twice)."""
+    if model.mpm is None:
+        return
+    seen = set()
+    for adj in model.mpm.adjustments:
+        key = (adj.message, adj.file, adj.line)
+        if key in seen or adj.level == "info":
+            continue
+        seen.add(key)
+        yield adj
+
+
+def _at(model, adj) -> dict:
+    if adj.file and adj.line:
+        return {"file": adj.file, "line": adj.line}
+    block = mpm_block(model)
+    return {"at": block} if block is not None else {"file": model.config.root, "line": 1}
+
+
+def max_workers_above_limit(model, rule, settings) -> Iterator[Finding]:
+    for adj in _adjustments(model):
+        if _above_limit(adj, model.mpm.limit_name):
+            yield rule.finding(
+                f"{adj.message} (httpd lowers it at startup)",
+                httpd_code=adj.code,
+                **_at(model, adj),
+            )
+
+
+def mpm_startup_adjustment(model, rule, settings) -> Iterator[Finding]:
+    for adj in _adjustments(model):
+        if _above_limit(adj, model.mpm.limit_name):
+            continue  # CAP003
+        if adj.fatal:
+            severity, note = "error", "httpd refuses to start"
+        elif adj.code is None and adj.stage == "run":
+            severity, note = "info", "httpd changes this silently when it starts"
+        else:
+            severity, note = "warning", "httpd changes this at startup"
+        yield rule.finding(
+            f"{adj.message} ({note})", severity=severity, httpd_code=adj.code, **_at(model, adj)
+        )
+
+
+def memory_overcommit(model, rule, settings) -> Iterator[Finding]:
+    from ..mpm import overcommit
+    from ..sizes import format_size
+
+    if model.mpm is None or model.mpm.fatal:
+        return
+    ram = settings.ram or model.ram_bytes
+    child = settings.child_size or model.child_bytes
+    if not ram or not child:
+        return
+    shared = model.shared_bytes or 0
+    result = overcommit(model.mpm, ram, child, shared)
+    if result is None:
+        return
+    _, arithmetic = result
+    name = model.mpm.limit_name
+    value = model.mpm.max_workers
+    node = _setting(model, *(("MaxClients",) if model.version == "2.2" else (name, "MaxClients")))
+    how = f"{name} {value}" if node is not None else f"no {name}, so httpd's default {value}"
+    processes = max(0, (ram - shared) // child)
+    if model.mpm_name == "prefork":
+        fits = f"at most {processes}"
+    else:
+        tpc = int(model.mpm.effective.get("ThreadsPerChild", 25))
+        fits = f"at most {processes * tpc} ({processes} processes of {tpc} threads)"
+    source = "measured" if settings.child_size is None else "given"
+    block = mpm_block(model)
+    if node is not None or block is not None:
+        where = {"at": node or block}
+    else:
+        where = {"file": model.config.root, "line": 1}
+    yield rule.finding(
+        f"{how}: worst case {arithmetic}; with {format_size(child)} children ({source}) "
+        f"{name} fits {fits} before the system's own share and a safety margin: "
+        "`httpdlint suggest` sizes it",
+        **where,
+    )
