@@ -1,0 +1,925 @@
+"""Security checks: what the configuration discloses, executes or lets anyone reach.
+
+The helpers follow httpd's own logic where a rule depends on it: `Options` words are applied
+as core.c's set_options applies them, access control is judged as mod_authz_core (RequireAny
+at the top of a section, the last section with authorization winning) and mod_access_compat
+(Order, Allow, Deny, Satisfy) would judge it, and mod_userdir's server merge is followed,
+including its quirk that a virtual host's own UserDir lines replace the server's user lists.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Iterable, Iterator
+
+from ..findings import Finding
+from ..syntax import Directive
+
+# -- where a node is --------------------------------------------------------------------
+
+
+def _vhost_of(node: Directive) -> Directive | None:
+    p = node.parent
+    while p is not None:
+        if p.lname == "<virtualhost":
+            return p
+        p = p.parent
+    return None
+
+
+def _where(node: Directive) -> str:
+    if node.parent is None:
+        return "at server level"
+    return f"in <{node.parent.section_label()}>"
+
+
+def _show(node: Directive) -> str:
+    return " ".join([node.name, *node.args])
+
+
+def _root_loc(model) -> dict:
+    return {"file": model.config.root, "line": 1}
+
+
+_TOP: dict[int, tuple[list[Directive], dict[str, list[tuple[int, Directive]]]]] = {}
+
+
+def _top_index(model) -> dict[str, list[tuple[int, Directive]]]:
+    tree = model.config.tree
+    hit = _TOP.get(id(tree))
+    if hit is None or hit[0] is not tree:
+        index: dict[str, list[tuple[int, Directive]]] = {}
+        for i, d in enumerate(tree):
+            index.setdefault(d.lname, []).append((i, d))
+        _TOP.clear()
+        hit = _TOP[id(tree)] = (tree, index)
+    return hit[1]
+
+
+def _top(model, *lnames: str) -> list[Directive]:
+    """Server-level nodes (outside every section) of some names, in file order; indexed
+    once per tree, as rules ask once per virtual host and a tree may hold ten thousand."""
+    index = _top_index(model)
+    if len(lnames) == 1:
+        return [d for _, d in index.get(lnames[0], [])]
+    return [d for _, d in sorted((p for n in lnames for p in index.get(n, [])), key=_first)]
+
+
+def _first(pair: tuple[int, Directive]) -> int:
+    return pair[0]
+
+
+# -- Options, as core.c's set_options applies its words ----------------------------------
+
+_OPTION_BITS = {
+    "indexes": {"indexes"},
+    "includes": {"includes", "inc_exec"},
+    "includesnoexec": {"includes"},
+    "followsymlinks": {"symlinks"},
+    "symlinksifownermatch": {"symowner"},
+    "execcgi": {"execcgi"},
+    "multiviews": {"multi"},
+    "runscripts": {"multi", "execcgi"},
+    "none": set(),
+    "all": {"indexes", "includes", "inc_exec", "symlinks", "execcgi"},
+}
+
+
+def options_granted(node: Directive) -> set[str]:
+    """What one Options line turns on: its whole set when it names an option without + or -,
+    else what its + words add to the inherited set."""
+    opts: set[str] = set()
+    adds: set[str] = set()
+    absolute = False
+    for word in node.args:
+        action = ""
+        if word[:1] in "+-":
+            action, word = word[0], word[1:]
+        elif not absolute:
+            opts = set()
+            absolute = True
+        bits = _OPTION_BITS.get(word.lower())
+        if bits is None:
+            continue
+        if action == "-":
+            adds -= bits
+            opts -= bits
+        else:
+            opts |= bits
+            if action == "+":
+                adds |= bits
+    return opts if absolute else adds
+
+
+def _option_word(node: Directive, *names: str) -> str:
+    """The word of an Options line that switches an option on, for messages."""
+    for word in node.args:
+        bare = word.lstrip("+").lower()
+        if word[:1] != "-" and bare in names:
+            return word
+    return "All"
+
+
+def _options_with(model, bit: str) -> Iterator[Directive]:
+    for node in model.find("Options"):
+        if bit in options_granted(node):
+            yield node
+
+
+# -- access control, as mod_authz_core and mod_access_compat judge it ---------------------
+
+_STRICT = {"open": 0, "restricted": 1, "denied": 2}
+_AUTHZ_CONTAINERS = {"<requireany", "<requireall", "<requirenone", "<limit", "<limitexcept"}
+
+
+def _least(verdicts: Iterable[str | None]) -> str | None:
+    vs = [v for v in verdicts if v]
+    return min(vs, key=_STRICT.__getitem__) if vs else None
+
+
+def _most(verdicts: Iterable[str | None]) -> str | None:
+    vs = [v for v in verdicts if v]
+    return max(vs, key=_STRICT.__getitem__) if vs else None
+
+
+def _require(node: Directive) -> str | None:
+    args = [a.lower() for a in node.args]
+    if not args:
+        return None
+    if args[0] == "all":
+        return "open" if args[1:2] == ["granted"] else "denied"
+    if args[0] == "not":
+        return None  # a negation only ever narrows what something else grants
+    if args[0] == "method":
+        return "open"  # anyone, with these methods
+    return "restricted"  # local, ip, host, valid-user, user, group, env, expr, ...
+
+
+def _authz(nodes: list[Directive], combine) -> str | None:
+    out = []
+    for d in nodes:
+        if d.lname == "require":
+            out.append(_require(d))
+        elif d.lname in ("<requireany", "<limit", "<limitexcept"):
+            out.append(_authz(d.children or [], _least))
+        elif d.lname == "<requireall":
+            out.append(_authz(d.children or [], _most))
+        elif d.lname == "<requirenone":
+            out.append(None)
+    return combine(out)
+
+
+def _legacy(nodes: list[Directive]) -> str | None:
+    """Order/Allow/Deny: whether an arbitrary client is let in, None when none is set."""
+    order = None
+    allow: list[str] = []
+    deny: list[str] = []
+    for d in _own_authz(nodes):
+        if d.lname == "order":
+            order = "".join(d.args).lower()
+        elif d.lname == "allow":
+            allow += [a.lower() for a in d.args[1:]]
+        elif d.lname == "deny":
+            deny += [a.lower() for a in d.args[1:]]
+    if order is None and not allow and not deny:
+        return None
+    if order in (None, "deny,allow"):
+        if "all" in deny and "all" not in allow:
+            return "restricted" if allow else "denied"
+        return "open"
+    # allow,deny and mutual-failure: only what Allow names and Deny does not
+    if "all" in deny:
+        return "denied"
+    if "all" in allow:
+        return "open"
+    return "restricted" if allow else "denied"
+
+
+def _own_authz(nodes: list[Directive]) -> Iterator[Directive]:
+    for d in nodes:
+        yield d
+        if d.lname in _AUTHZ_CONTAINERS:
+            yield from _own_authz(d.children or [])
+
+
+def access(section: Directive) -> str | None:
+    """How a section's own access control treats an arbitrary client: "open", "restricted"
+    or "denied"; None when the section sets none (it inherits)."""
+    nodes = section.children or []
+    authz = _authz(nodes, _least)
+    legacy = _legacy(nodes)
+    satisfy = "all"
+    for d in _own_authz(nodes):
+        if d.lname == "satisfy" and d.args:
+            satisfy = d.args[0].lower()
+    if satisfy == "any":
+        return _least([authz, legacy])
+    return _most([authz, legacy])
+
+
+def _restrict_hint(model) -> str:
+    if model.version == "2.4":
+        return "Require local, or Require ip 192.0.2.0/24"
+    return "Order deny,allow, Deny from all, Allow from 192.0.2.0/24"
+
+
+def _grant_node(section: Directive) -> Directive | None:
+    """The line that lets everyone in: `Require all granted` or `Allow from all`."""
+    for d in _own_authz(section.children or []):
+        args = [a.lower() for a in d.args]
+        if d.lname == "require" and args[:2] == ["all", "granted"]:
+            return d
+        if d.lname == "allow" and "all" in args[1:]:
+            return d
+    return None
+
+
+def _is_root_dir(section: Directive) -> bool:
+    return (
+        section.lname == "<directory"
+        and len(section.args) == 1
+        and section.args[0] != ""
+        and section.args[0].strip("/") == ""
+    )
+
+
+def _dir_matches(pattern: str, path: str) -> bool:
+    pcomps = [c for c in pattern.split("/") if c]
+    comps = [c for c in path.split("/") if c]
+    if len(pcomps) > len(comps):
+        return False
+    return all(fnmatch.fnmatchcase(c, p) for c, p in zip(comps, pcomps, strict=False))
+
+
+def _loc_matches(section: Directive, url: str) -> bool:
+    args = section.args
+    if not args:
+        return False
+    regex = None
+    if section.lname == "<locationmatch":
+        regex = args[0]
+    elif args[0] == "~" and len(args) > 1:
+        regex = args[1]
+    if regex is not None:
+        try:
+            return re.search(regex, url) is not None
+        except re.error:
+            return False
+    loc = args[0]
+    if loc == "/" or url == loc:
+        return True
+    if any(ch in loc for ch in "*?["):
+        return fnmatch.fnmatchcase(url, loc) or fnmatch.fnmatchcase(url, loc.rstrip("/") + "/*")
+    base = loc.rstrip("/")
+    return url.startswith(base + "/") or (not loc.endswith("/") and url.startswith(loc))
+
+
+def _scoped(model, vhost: Directive | None, kinds: tuple[str, ...]) -> list[Directive]:
+    """Sections of some kinds that apply to a virtual host: the server's, then its own."""
+    out = _top(model, *kinds)
+    if vhost is not None:
+        out += [d for d in vhost.children or [] if d.lname in kinds]
+    return out
+
+
+def _docroot(model, vhost: Directive | None) -> str | None:
+    node = None
+    if vhost is not None:
+        for d in vhost.children or []:
+            if d.lname == "documentroot":
+                node = d
+    if node is None:
+        node = next(reversed(_top(model, "documentroot")), None)
+    if node is None or not node.args:
+        return None
+    return os.path.join(model.config.server_root, node.args[0])  # ServerRoot-relative
+
+
+def _dir_verdict(model, vhost: Directive | None, path: str) -> str | None:
+    """The access control <Directory> sections give a filesystem path (shortest first, then
+    in order; the last one that sets any wins)."""
+    dirs = [
+        d
+        for d in _scoped(model, vhost, ("<directory",))
+        if d.args and d.args[0] != "~" and _dir_matches(d.args[0], path)
+    ]
+    dirs.sort(key=lambda d: len([c for c in d.args[0].split("/") if c]))
+    for d in _scoped(model, vhost, ("<directory", "<directorymatch")):
+        if d.lname == "<directory" and d.args[:1] != ["~"]:
+            continue
+        try:
+            if re.search(d.args[-1], path.rstrip("/") + "/", re.IGNORECASE):
+                dirs.append(d)  # regular expressions apply after every plain <Directory>
+        except re.error:
+            continue
+    verdict = None
+    for d in dirs:
+        v = access(d)
+        if v is not None:
+            verdict = v
+    return verdict
+
+
+def _url_chain(model, vhost: Directive | None, url: str) -> str | None:
+    """The access control a URL gets from the document root's <Directory> sections and the
+    <Location> sections that match it (merged later, so they win)."""
+    verdict = None
+    root = _docroot(model, vhost)
+    if root is not None:
+        verdict = _dir_verdict(model, vhost, root.rstrip("/") + "/" + url.lstrip("/"))
+    for loc in _scoped(model, vhost, ("<location", "<locationmatch")):
+        if _loc_matches(loc, url):
+            v = access(loc)
+            if v is not None:
+                verdict = v
+    return verdict
+
+
+def url_verdict(model, section: Directive | None) -> str:
+    """The access control that applies where `section` serves (None: the main server): its
+    own, else what covers it; open when nothing restricts, as httpd grants a request that no
+    authorization applies to."""
+    if section is None or section.lname == "<virtualhost":
+        return _url_chain(model, section, "/") or "open"
+    own = access(section)
+    if own is not None:
+        return own
+    vhost = _vhost_of(section)
+    verdict = None
+    if section.lname == "<location" and section.args and section.args[0] != "~":
+        verdict = _url_chain(model, vhost, section.args[0])
+    elif section.lname == "<directory" and section.args and section.args[0] != "~":
+        path = section.args[0]
+        verdict = _dir_verdict(model, vhost, path)
+        by_url = []
+        for url in _urls_for_dir(model, vhost, path):
+            v = None
+            for loc in _scoped(model, vhost, ("<location", "<locationmatch")):
+                if _loc_matches(loc, url) and access(loc) is not None:
+                    v = access(loc)
+            by_url.append(v or verdict)
+        if any(by_url):
+            verdict = _least(by_url)
+    return verdict or "open"
+
+
+def _urls_for_dir(model, vhost: Directive | None, path: str) -> list[str]:
+    """URLs that reach a directory: through an Alias or ScriptAlias, or the document root."""
+    out = []
+    pairs = []
+    for name in ("alias", "scriptalias"):
+        own = [d for d in vhost.children or [] if d.lname == name] if vhost is not None else []
+        for node in _top(model, name) + own:
+            if len(node.args) == 2:
+                pairs.append((node.args[0], node.args[1]))
+    root = _docroot(model, vhost)
+    if root is not None:
+        pairs.append(("/", root))
+    for url, target in pairs:
+        base = target.rstrip("/") or "/"
+        if _under(path, base):
+            rest = (path.rstrip("/") or "/")[len(base) :].lstrip("/")
+            out.append(url.rstrip("/") + "/" + rest if rest else url)
+    return out
+
+
+# -- SEC002 -------------------------------------------------------------------------------
+
+_PROD = {"prod", "productonly"}
+
+
+def server_signature(model, rule, settings) -> Iterator[Finding]:
+    tokens = model.server_directive("ServerTokens")
+    prod = tokens is not None and tokens.args[:1] and tokens.args[0].lower() in _PROD
+    for node in model.find("ServerSignature"):
+        value = node.args[0].lower() if node.args else ""
+        if value not in ("on", "email"):
+            continue
+        extra = " and the ServerAdmin address" if value == "email" else ""
+        if prod:
+            yield rule.finding(
+                f"ServerSignature {node.args[0]} {_where(node)}: error pages and listings "
+                f"show the server name and port{extra} (ServerTokens Prod hides the version)",
+                node,
+                severity="info",
+            )
+            continue
+        shown = tokens.args[0] if tokens is not None and tokens.args else "Full, the default"
+        yield rule.finding(
+            f"ServerSignature {node.args[0]} {_where(node)}: every error page and listing "
+            f"repeats the version ServerTokens {shown} gives{extra}; set ServerSignature Off",
+            node,
+        )
+
+
+# -- SEC004, SEC005, SEC006 ---------------------------------------------------------------
+
+
+def _icon_dirs(model) -> set[str]:
+    """Where `Alias /icons/` points: the stock icon directory, listed on purpose."""
+    out = set()
+    for node in model.find("Alias"):
+        if len(node.args) == 2 and node.args[0].rstrip("/") == "/icons":
+            out.add(node.args[1].rstrip("/"))
+    return out
+
+
+def directory_listing(model, rule, settings) -> Iterator[Finding]:
+    if not model.has_module("autoindex_module"):
+        return
+    icons = _icon_dirs(model)
+    for node in _options_with(model, "indexes"):
+        section = node.parent
+        if section is not None and section.args:
+            if section.lname == "<directory" and section.args[0].rstrip("/") in icons:
+                continue
+            if section.lname == "<location" and section.args[0].rstrip("/") == "/icons":
+                continue
+        word = _option_word(node, "indexes")
+        how = "" if word.lstrip("+").lower() == "indexes" else " (All includes Indexes)"
+        yield rule.finding(
+            f"{_show(node)} {_where(node)}{how}: mod_autoindex lists the files of every "
+            "directory below that has no index file; remove Indexes (or use -Indexes)",
+            node,
+        )
+
+
+def ssi_exec(model, rule, settings) -> Iterator[Finding]:
+    if not model.has_module("include_module"):
+        return
+    for node in _options_with(model, "inc_exec"):
+        word = _option_word(node, "includes")
+        how = "" if word.lstrip("+").lower() == "includes" else " (All includes Includes)"
+        yield rule.finding(
+            f"{_show(node)} {_where(node)}{how}: server-side includes may run commands "
+            "(<!--#exec cmd=...-->) and CGI programs; use IncludesNOEXEC",
+            node,
+        )
+
+
+# Handlers that refuse to run a script without ExecCGI, so the option is part of their setup.
+_EXECCGI_HANDLERS = {"fcgid-script", "fastcgi-script", "perl-script", "modperl"}
+
+
+def _script_alias_targets(model) -> tuple[list[str], list[str]]:
+    """Directories and URL prefixes ScriptAlias maps to CGI."""
+    dirs: list[str] = []
+    urls: list[str] = []
+    for node in model.find("ScriptAlias"):
+        if len(node.args) >= 2:
+            urls.append(node.args[0])
+            dirs.append(node.args[1])
+        elif len(node.args) == 1:  # 2.4: one argument inside <Location>
+            dirs.append(node.args[0])
+            if node.parent is not None and node.parent.args:
+                urls.append(node.parent.args[0])
+    for node in model.find("ScriptAliasMatch"):
+        if len(node.args) >= 2:
+            target = node.args[1].split("$", 1)[0]
+            if "/" in target:
+                dirs.append(target[: target.rfind("/") + 1])
+    return [d.rstrip("/") or "/" for d in dirs], [u.rstrip("/") or "/" for u in urls]
+
+
+def _under(path: str, base: str) -> bool:
+    path = path.rstrip("/") or "/"
+    return path == base or path.startswith(base.rstrip("/") + "/")
+
+
+def _other_handler(section: Directive | None) -> bool:
+    """A section that hands scripts to something else that needs ExecCGI (mod_fcgid,
+    mod_fastcgi, ModPerl::Registry)."""
+    if section is None:
+        return False
+    return any(
+        d.lname in ("sethandler", "addhandler")
+        and d.args[:1]
+        and d.args[0].lower() in _EXECCGI_HANDLERS
+        for d in section.children or []
+    )
+
+
+def exec_cgi(model, rule, settings) -> Iterator[Finding]:
+    if not model.has_module("cgi_module", "cgid_module"):
+        return
+    dirs, urls = _script_alias_targets(model)
+    for node in _options_with(model, "execcgi"):
+        section = node.parent
+        if section is not None and section.args and section.args[0] != "~":
+            arg = section.args[0]
+            if section.lname == "<directory" and any(_under(arg, d) for d in dirs):
+                continue
+            if section.lname == "<location" and any(_under(arg, u) for u in urls):
+                continue
+        if _other_handler(section):
+            continue
+        word = _option_word(node, "execcgi", "runscripts")
+        how = "" if word.lstrip("+").lower() == "execcgi" else f" ({word} includes ExecCGI)"
+        yield rule.finding(
+            f"{_show(node)} {_where(node)}{how}, outside every ScriptAlias directory: any "
+            "file there that maps to cgi-script (AddHandler, or an .htaccess) runs as a "
+            "program; keep CGI programs in a ScriptAlias directory",
+            node,
+        )
+
+
+# -- SEC007 -------------------------------------------------------------------------------
+
+
+def allow_override_all(model, rule, settings) -> Iterator[Finding]:
+    for node in model.find("AllowOverride"):
+        if any(a.lower() == "all" for a in node.args):
+            yield rule.finding(
+                f"AllowOverride All {_where(node)}: any .htaccess file below may change "
+                "handlers, Options (ExecCGI, Includes) and access control; list only the "
+                "classes needed (AllowOverride FileInfo AuthConfig, Options=...)",
+                node,
+            )
+    if model.version != "2.2":
+        return
+    roots = [s for s in model.config.tree if _is_root_dir(s)]
+    for section in roots:
+        if any(d.lname == "allowoverride" for d in section.children or []):
+            return
+    where = {"at": roots[0]} if roots else _root_loc(model)
+    yield rule.finding(
+        "no AllowOverride in <Directory />: Apache 2.2's default is AllowOverride All, so "
+        ".htaccess files everywhere may override the configuration; set AllowOverride None",
+        **where,
+    )
+
+
+# -- SEC008 -------------------------------------------------------------------------------
+
+
+def root_directory_open(model, rule, settings) -> Iterator[Finding]:
+    deny = "Require all denied" if model.version == "2.4" else "Order deny,allow + Deny from all"
+    for section in model.find("<Directory"):
+        if not _is_root_dir(section) or _vhost_of(section) is None:
+            continue
+        if access(section) == "open":
+            grant = _grant_node(section) or section
+            yield rule.finding(
+                f"{_show(grant)} in <Directory /> of <{_vhost_of(section).section_label()}>: "
+                f"the whole filesystem is open to any URL that maps to it; use {deny}",
+                grant,
+            )
+    roots = [s for s in model.config.tree if _is_root_dir(s)]
+    if not roots:
+        yield rule.finding(
+            f"no <Directory /> section: every file an Alias, symlink or DocumentRoot reaches "
+            f"may be served; add <Directory /> with {deny} and grant directories one by one",
+            **_root_loc(model),
+        )
+        return
+    verdict = None
+    deciding = roots[0]
+    for section in roots:
+        v = access(section)
+        if v is not None:
+            verdict, deciding = v, section
+    if verdict is None:
+        yield rule.finding(
+            f"<Directory /> sets no access control, so the whole filesystem is open to any "
+            f"URL that maps to it; add {deny}",
+            deciding,
+        )
+    elif verdict == "open":
+        grant = _grant_node(deciding) or deciding
+        yield rule.finding(
+            f"{_show(grant)} in <Directory />: the whole filesystem is open to any URL that "
+            f"maps to it; use {deny} and grant directories one by one",
+            grant,
+        )
+
+
+# -- SEC009 -------------------------------------------------------------------------------
+
+_STATUS_HANDLERS = {"server-status": "status_module", "server-info": "info_module"}
+
+
+def status_open(model, rule, settings) -> Iterator[Finding]:
+    for node in model.find("SetHandler"):
+        if not node.args:
+            continue
+        handler = node.args[0].lower()
+        module = _STATUS_HANDLERS.get(handler)
+        if module is None or not model.has_module(module):
+            continue
+        section = node.parent
+        verdict = url_verdict(model, section)
+        if section is None or section.lname == "<virtualhost":
+            place = "for every URL " + _where(node)
+        else:
+            place = f"at <{section.section_label()}>"
+        if verdict != "open":
+            continue
+        grant = _grant_node(section) if section is not None else None
+        why = (
+            f"{_show(grant)} lets anyone read"
+            if grant is not None
+            else "no access control restricts it, so anyone can read"
+        )
+        what = (
+            "the whole configuration"
+            if handler == "server-info"
+            else "client addresses, the URLs being served and the server's load"
+        )
+        yield rule.finding(
+            f"{handler} {place}: {why} {what}; restrict it to the admin network "
+            f"({_restrict_hint(model)})",
+            node,
+            severity="error" if handler == "server-info" else None,
+        )
+
+
+# -- SEC010 -------------------------------------------------------------------------------
+
+
+class _UserDir:
+    def __init__(self) -> None:
+        self.path: Directive | None = None
+        self.globally: str | None = None
+        self.enabled: set[str] = set()
+        self.disabled: set[str] = set()
+        self.nodes: list[Directive] = []
+
+    def read(self, node: Directive) -> None:
+        self.nodes.append(node)
+        if not node.args:
+            return
+        kw = node.args[0].lower()
+        names = {a.lower() for a in node.args[1:]}
+        if kw in ("disable", "disabled", "enable", "enabled"):
+            if not names:
+                self.globally = "disabled" if kw.startswith("disable") else "enabled"
+            elif kw.startswith("disable"):
+                self.disabled |= names
+            else:
+                self.enabled |= names
+        else:
+            self.path = node
+
+    def merged(self, base: _UserDir) -> _UserDir:
+        out = _UserDir()
+        out.path = self.path or base.path
+        out.globally = self.globally or base.globally
+        out.enabled, out.disabled = self.enabled, self.disabled  # mod_userdir: not merged
+        out.nodes = self.nodes
+        return out
+
+    def root_reachable(self) -> bool:
+        if self.path is None or "root" in self.disabled:
+            return False
+        return not (self.globally == "disabled" and "root" not in self.enabled)
+
+
+def userdir_root(model, rule, settings) -> Iterator[Finding]:
+    if not model.has_module("userdir_module"):
+        return
+    server = _UserDir()
+    for node in model.config.tree:
+        if node.lname == "userdir":
+            server.read(node)
+    if server.root_reachable():
+        yield rule.finding(
+            f"{_show(server.path)} without `UserDir disabled root`: /~root/ maps into root's "
+            "home directory; add UserDir disabled root",
+            server.path,
+        )
+    for vhost in model.virtual_hosts():
+        own = _UserDir()
+        for node in vhost.directives:
+            if node.lname == "userdir":
+                own.read(node)
+        if not own.nodes:
+            continue  # the virtual host keeps the server's UserDir settings whole
+        merged = own.merged(server)
+        if not merged.root_reachable():
+            continue
+        note = ""
+        if "root" in server.disabled:
+            note = " (its own UserDir lines replace the server's `UserDir disabled root`)"
+        yield rule.finding(
+            f"<{vhost.node.section_label()}> serves /~root/ from root's home directory "
+            f"({_show(merged.path)}){note}; add UserDir disabled root here",
+            own.nodes[-1],
+        )
+
+
+# -- SEC011 -------------------------------------------------------------------------------
+
+
+def _files_matches(section: Directive, name: str) -> bool:
+    args = section.args
+    if not args:
+        return False
+    regex = None
+    if section.lname == "<filesmatch":
+        regex = args[0]
+    elif args[0] == "~" and len(args) > 1:
+        regex = args[1]
+    if regex is not None:
+        try:
+            return re.search(regex, name) is not None
+        except re.error:
+            return False
+    return fnmatch.fnmatchcase(name, args[0])
+
+
+def _protects(sections: Iterable[Directive], names: list[str]) -> bool:
+    covered = set()
+    for s in sections:
+        if s.lname not in ("<files", "<filesmatch") or access(s) not in ("denied", "restricted"):
+            continue
+        covered |= {n for n in names if _files_matches(s, n)}
+    return covered == set(names)
+
+
+def ht_files_exposed(model, rule, settings) -> Iterator[Finding]:
+    access_names = model.server_directive("AccessFileName")
+    names = list(access_names.args) if access_names is not None else [".htaccess"]
+    names = list(dict.fromkeys([*names, ".htpasswd"]))
+    server = [s for s in model.find("<Files") + model.find("<FilesMatch") if _vhost_of(s) is None]
+    if _protects(server, names):
+        return
+    vhosts = model.virtual_hosts()
+    if vhosts and all(
+        _protects((d for d in v.node.walk() if d.lname in ("<files", "<filesmatch")), names)
+        for v in vhosts
+    ):
+        return
+    deny = "Require all denied" if model.version == "2.4" else "Order allow,deny + Deny from all"
+    yield rule.finding(
+        f"nothing denies {', '.join(names)}: httpd serves them like any file, password "
+        f'hashes included; add <FilesMatch "^\\.ht"> with {deny}',
+        **_root_loc(model),
+    )
+
+
+# -- SEC012 -------------------------------------------------------------------------------
+
+_ROOT = {"root", "#0"}
+
+
+def runs_as_root(model, rule, settings) -> Iterator[Finding]:
+    for node in model.config.tree:
+        if node.lname == "user" and node.args and node.args[0].lower() in _ROOT:
+            yield rule.finding(
+                f"User {node.args[0]}: children would serve requests as root; httpd refuses "
+                'to start ("Apache has not been designed to serve pages while running as '
+                'root") unless built with -DBIG_SECURITY_HOLE; use an unprivileged user',
+                node,
+            )
+    group = model.server_directive("Group")
+    if group is not None and group.args and group.args[0].lower() in _ROOT:
+        yield rule.finding(
+            f"Group {group.args[0]}: children can read and write everything group root "
+            "may; use an unprivileged group such as www-data",
+            group,
+            severity="warning",
+        )
+
+
+# -- SEC013 -------------------------------------------------------------------------------
+
+
+def _proxy_guarded(sections: Iterable[Directive]) -> bool:
+    for s in sections:
+        if s.lname not in ("<proxy", "<proxymatch") or not s.args:
+            continue
+        broad = s.lname == "<proxymatch" or s.args[0] == "~" or "*" in s.args[0]
+        if broad and access(s) in ("denied", "restricted"):
+            return True
+    return False
+
+
+def open_proxy(model, rule, settings) -> Iterator[Finding]:
+    if not model.has_module("proxy_module"):
+        return
+    server_sections = _top(model, "<proxy", "<proxymatch")
+    node = model.server_directive("ProxyRequests")
+    on = node is not None and node.args and node.args[0].lower() == "on"
+    if on and not _proxy_guarded(server_sections):
+        yield rule.finding(_proxy_message(model, node), node)
+    for vhost in model.virtual_hosts():
+        own = vhost.own("ProxyRequests")
+        if own is None or not own.args or own.args[0].lower() != "on":
+            continue
+        if not _proxy_guarded(server_sections + vhost.directives):
+            yield rule.finding(_proxy_message(model, own), own)
+
+
+def _proxy_message(model, node: Directive) -> str:
+    return (
+        f"ProxyRequests On {_where(node)} with no <Proxy *> restricting who may use it: an "
+        "open forward proxy relays spam and attacks for anyone; add <Proxy *> with "
+        f"{_restrict_hint(model)} for your clients, or ProxyRequests Off for a reverse proxy"
+    )
+
+
+# -- SEC014 -------------------------------------------------------------------------------
+
+
+def file_etag_inode(model, rule, settings) -> Iterator[Finding]:
+    for node in model.find("FileETag"):
+        words = [a.lower() for a in node.args]
+        if any(w.lstrip("+") in ("inode", "all") for w in words if w[:1] != "-"):
+            yield rule.finding(
+                f"{_show(node)} {_where(node)}: the ETag carries each file's inode number, "
+                "which differs between servers behind a balancer and tells clients about the "
+                "filesystem; use FileETag MTime Size",
+                node,
+            )
+    if model.version == "2.2" and model.server_directive("FileETag") is None:
+        yield rule.finding(
+            "no FileETag: Apache 2.2's default is INode MTime Size, so ETags carry inode "
+            "numbers; set FileETag MTime Size",
+            **_root_loc(model),
+        )
+
+
+# -- SEC015 -------------------------------------------------------------------------------
+
+_ALL_EFFECTS = (
+    ("autoindex_module", "directory listings"),
+    ("include_module", "server-side includes with exec"),
+    ("cgi_module", "CGI execution"),
+    ("cgid_module", "CGI execution"),
+)
+
+
+def options_all_default(model, rule, settings) -> Iterator[Finding]:
+    if model.version != "2.2":
+        return
+    effects = list(dict.fromkeys(e for m, e in _ALL_EFFECTS if model.has_module(m)))
+    if not effects:
+        return
+
+    def absolute(nodes: Iterable[Directive]) -> bool:
+        return any(d.lname == "options" and any(a[:1] not in "+-" for a in d.args) for d in nodes)
+
+    roots = [s for s in model.config.tree if _is_root_dir(s)]
+    if absolute(model.config.tree) or any(absolute(s.children or []) for s in roots):
+        return
+    where = {"at": roots[0]} if roots else _root_loc(model)
+    yield rule.finding(
+        "no Options in <Directory />: Apache 2.2's default is Options All, so every "
+        f"directory without its own Options line allows {', '.join(effects)}; set "
+        "Options FollowSymLinks (or None) in <Directory />",
+        **where,
+    )
+
+
+# -- SEC016 -------------------------------------------------------------------------------
+
+
+def webdav_open(model, rule, settings) -> Iterator[Finding]:
+    if not model.has_module("dav_module"):
+        return
+    for node in model.find("Dav"):
+        if not node.args or node.args[0].lower() == "off":
+            continue
+        section = node.parent
+        if section is None:
+            continue
+        if url_verdict(model, section) != "open":
+            continue
+        grant = _grant_node(section)
+        why = f"{_show(grant)} lets anyone" if grant else "nothing restricts who may"
+        yield rule.finding(
+            f"Dav {node.args[0]} at <{section.section_label()}>: {why} upload, overwrite and "
+            "delete files there (PUT, DELETE, MOVE); require authentication, at least for "
+            "everything but GET (<LimitExcept GET HEAD OPTIONS PROPFIND> Require valid-user)",
+            node,
+        )
+
+
+# -- SEC017 -------------------------------------------------------------------------------
+
+
+def _whole_site(section: Directive) -> bool:
+    args = section.args
+    if not args:
+        return False
+    if section.lname == "<location" and args[0] != "~":
+        return args[0] == "/"
+    return all(_loc_matches(section, u) for u in ("/.htaccess", "/a/b/.htpasswd", "/etc"))
+
+
+def location_root_grants(model, rule, settings) -> Iterator[Finding]:
+    for section in model.find("<Location") + model.find("<LocationMatch"):
+        if not _whole_site(section):
+            continue
+        grant = _grant_node(section)
+        if grant is None or access(section) != "open":
+            continue
+        yield rule.finding(
+            f"{_show(grant)} in <{section.section_label()}>: <Location> is merged after "
+            "every <Directory> and <Files>, so this grants the whole site and undoes their "
+            'denials (<Directory />, <FilesMatch "^\\.ht">); grant access in <Directory> '
+            "sections instead",
+            grant,
+        )
