@@ -68,14 +68,16 @@ class VirtualHost:
         lname = name.lower()
         return [d for d in walk(self.directives) if d.lname == lname]
 
+    @functools.cached_property
+    def _own(self) -> dict[str, Directive]:
+        index: dict[str, Directive] = {}
+        for d in self.directives:
+            index[d.lname] = d  # the last one wins, as for single-valued settings
+        return index
+
     def own(self, name: str) -> Directive | None:
         """The last occurrence directly in the virtual host (not inside a nested section)."""
-        lname = name.lower()
-        found = None
-        for d in self.directives:
-            if d.lname == lname:
-                found = d
-        return found
+        return self._own.get(name.lower())
 
 
 @dataclass
@@ -127,14 +129,21 @@ class Model:
         """Directives at server level, outside every section."""
         return [d for d in self.config.tree if not d.is_section]
 
+    @functools.cached_property
+    def _top(self) -> dict[str, list[Directive]]:
+        index: dict[str, list[Directive]] = {}
+        for d in self.config.tree:
+            index.setdefault(d.lname, []).append(d)
+        return index
+
+    def top(self, name: str) -> list[Directive]:
+        """Server-level occurrences of a directive (outside every section), in order."""
+        return self._top.get(name.lower(), [])
+
     def server_directive(self, name: str) -> Directive | None:
         """The last server-level occurrence: the one httpd keeps for single-valued settings."""
-        lname = name.lower()
-        found = None
-        for d in self.config.tree:
-            if d.lname == lname:
-                found = d
-        return found
+        found = self._top.get(name.lower())
+        return found[-1] if found else None
 
     def server_values(self, name: str) -> list[str] | None:
         d = self.server_directive(name)
