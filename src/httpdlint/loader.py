@@ -9,9 +9,10 @@ line. What httpd would refuse while reading raises ConfigError with the file and
 from __future__ import annotations
 
 import errno
-import fnmatch
+import functools
 import os
 import re
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from .errors import ConfigError
 from .syntax import (
     Directive,
     LineTooLong,
+    ascii_lower,
     decode,
     getword_conf,
     logical_lines,
@@ -29,6 +31,9 @@ from .syntax import (
 
 # httpd's own guard against include recursion (AP_MAX_INCLUDE_DEPTH in server/core.c).
 MAX_INCLUDE_DEPTH = 128
+# Ours on true <IfModule>/<IfDefine>/<IfVersion> inside one another: each level is a Python
+# call, and 128 includes with this many conditions still stay under the recursion limit.
+MAX_CONDITION_DEPTH = 100
 
 # Modules compiled into the binary. Debian's 2.4 apache2 (`apache2 -l`); a stock 2.2 Unix
 # build has core, http_core, mod_so and its one MPM, prefork unless told otherwise.
@@ -175,6 +180,7 @@ class Loader:
         self.notes: list[tuple[str, int, str]] = []
         self.pragmas: list[Pragma] = []
         self.bytes_read = 0
+        self.nesting = 0  # true <If...> sections being read, one inside the other
         self.server_root = ""
         self.server_root_forced = options.server_root is not None
 
@@ -208,13 +214,15 @@ class Loader:
 
     def read_file(self, path: str, origin: Directive | None, depth: int) -> list[Directive]:
         real = os.path.realpath(path)
-        for seen, _, _ in self.stack:
+        for k, (seen, _, _) in enumerate(self.stack):
             if seen == real:
-                chain = " -> ".join(f"{f}:{n}" for _, f, n in self.stack[1:])
+                # The Include lines from the first reading of this file to this one.
+                steps = [f"{f}:{n}" for _, f, n in self.stack[k + 1 :]]
+                if origin is not None:
+                    steps.append(f"{origin.file}:{origin.line}")
+                chain = " -> ".join([*steps, path])
                 where = origin.file if origin else path
-                raise ConfigError(
-                    f"Include cycle: {chain} -> {path}", where, origin.line if origin else None
-                )
+                raise ConfigError(f"Include cycle: {chain}", where, origin.line if origin else None)
         if len(self.stack) > MAX_INCLUDE_DEPTH:
             raise ConfigError(
                 f"Exceeded maximum include depth of {MAX_INCLUDE_DEPTH}",
@@ -222,6 +230,13 @@ class Loader:
                 origin.line if origin else None,
             )
         try:
+            # httpd refuses anything but a regular file or /dev/null (AH00554), before it
+            # would block on a FIFO or read a device without end.
+            if path != "/dev/null" and not stat.S_ISREG(os.stat(path).st_mode):
+                where = (origin.file, origin.line) if origin else (None, None)
+                raise ConfigError(
+                    f"Access to file {path} denied by server: not a regular file", *where
+                )
             with open(path, "rb") as fh:
                 data = fh.read(self.opt.max_bytes - self.bytes_read + 1)
         except OSError as exc:
@@ -265,7 +280,7 @@ class Loader:
                 if "httpdlint" in line:
                     self._pragma(reader, lineno, line)
                 continue
-            if close and not open_sections and line.lower() == close:
+            if close and not open_sections and ascii_lower(line) == close:
                 return nodes
             if reader.pending:
                 for pragma in reader.pending:
@@ -276,13 +291,15 @@ class Loader:
                 for name in missing:
                     self.undefined.append((name, path, lineno))
             name, pos = getword_conf(line)
+            if not name:
+                continue  # `""` or a variable that expands to nothing: httpd skips the line
             raw = line[pos:]
             if name[1:2] != "/":
                 if name.endswith(">"):
                     name = name[:-1]
                 if name[:1] == "<" and not raw:
                     raw = ">"
-            lname = name.lower()
+            lname = ascii_lower(name)
             handler = self._exec_handler(lname)
             if handler is not None:
                 node = Directive(name, raw, path, lineno, split_args(raw))
@@ -306,9 +323,9 @@ class Loader:
                 if not name.endswith(">"):
                     raise ConfigError(f"{name}> directive missing closing '>'", path, lineno)
                 current = open_sections[-1]
-                if name[2:-1].lower() != current.name[1:].lower():
+                if ascii_lower(name[2:-1]) != ascii_lower(current.name[1:]):
                     raise ConfigError(
-                        f"Expected </{current.name[1:]}> but saw {name}", path, lineno
+                        f"Expected </{_spelled(current.name)[1:]}> but saw {name}", path, lineno
                     )
                 open_sections.pop()
                 continue
@@ -316,8 +333,14 @@ class Loader:
         if open_sections and container is None:
             first = open_sections[0]
             innermost = open_sections[-1]
-            extra = "" if first is innermost else f" (inside {first.name}> of line {first.line})"
-            raise ConfigError(f"{innermost.name}> was not closed{extra}.", path, innermost.line)
+            extra = (
+                ""
+                if first is innermost
+                else f" (inside {_spelled(first.name)}> of line {first.line})"
+            )
+            raise ConfigError(
+                f"{_spelled(innermost.name)}> was not closed{extra}.", path, innermost.line
+            )
         if container is not None:
             self.notes.append(
                 (
@@ -371,8 +394,9 @@ class Loader:
         return None
 
     def _one_arg(self, node: Directive) -> str:
-        if len(node.args) != 1:
-            raise ConfigError(f"{node.name} takes one argument", node.file, node.line)
+        # TAKE1 in invoke_cmd: an empty word ("") is no argument.
+        if len(node.args) != 1 or not node.args[0]:
+            raise ConfigError(f"{_spelled(node.name)} takes one argument", node.file, node.line)
         return node.args[0]
 
     def x_include(self, reader: _Reader, node: Directive) -> list[Directive]:
@@ -386,7 +410,7 @@ class Loader:
 
     def expand_include(self, path: str, optional: bool, node: Directive) -> list[str]:
         """Files an Include names, in httpd's order (`ap_dir_fnmatch`/`ap_dir_nofnmatch`)."""
-        if not _has_glob(path):
+        if not fnmatch_test(path):
             return self._no_glob(path, optional, node, 0)
         parts = path.strip("/").split("/")
         return self._glob("/", parts, optional, node)
@@ -417,13 +441,16 @@ class Loader:
 
     def _glob(self, base: str, parts: list[str], optional: bool, node: Directive) -> list[str]:
         head, rest = parts[0], parts[1:]
-        if not _has_glob(head):
+        if not fnmatch_test(head):
             path = os.path.join(base, head)
             if not rest:
                 return self._no_glob(path, optional, node, 0)
             return self._glob(path, rest, optional, node)
         try:
-            entries = os.listdir(base)
+            with os.scandir(base) as it:
+                # Inside the path only directories go on; the type is the directory entry's
+                # (readdir's d_type), so a symbolic link to a directory is skipped as httpd does.
+                entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
         except OSError as exc:
             if optional and exc.errno == errno.ENOENT:
                 return []
@@ -434,15 +461,11 @@ class Loader:
                 node.line,
             ) from None
         matches = []
-        for name in entries:
-            if name[0] == "." and head[0] != ".":
-                continue  # APR_FNM_PERIOD: a leading dot must be matched explicitly
-            if not fnmatch.fnmatchcase(name, head):
+        for name, is_dir in entries:
+            if rest and not is_dir:
                 continue
-            full = os.path.join(base, name)
-            if rest and not os.path.isdir(full):
-                continue
-            matches.append(full)
+            if fnmatch(head, name):
+                matches.append(os.path.join(base, name))
         if not matches:
             if optional:
                 return []
@@ -464,14 +487,15 @@ class Loader:
         return os.path.normpath(os.path.join(self.server_root, path))
 
     def x_define(self, reader: _Reader, node: Directive) -> list[Directive]:
-        if not 1 <= len(node.args) <= 2:
-            raise ConfigError("Define takes one or two arguments", node.file, node.line)
+        # TAKE12 in invoke_cmd: an empty first word is an error, an empty value is no value.
+        if not 1 <= len(node.args) <= 2 or not node.args[0]:
+            raise ConfigError(f"{_spelled(node.name)} takes 1-2 arguments", node.file, node.line)
         name = node.args[0]
         if ":" in name:
             raise ConfigError("Variable name must not contain ':'", node.file, node.line)
         if name not in self.defines:
             self.defines.append(name)
-        if len(node.args) == 2:
+        if len(node.args) == 2 and node.args[1]:
             self.variables[name] = node.args[1]
         return []
 
@@ -504,7 +528,7 @@ class Loader:
         return []
 
     def x_load_module(self, reader: _Reader, node: Directive) -> list[Directive]:
-        if len(node.args) != 2:
+        if len(node.args) != 2 or not all(node.args):
             raise ConfigError("LoadModule takes two arguments", node.file, node.line)
         ident, so = node.args
         if ident in self.modules and self.modules[ident] is not None:
@@ -522,7 +546,9 @@ class Loader:
         raw = node.raw
         end = raw.rfind(">")
         if end < 0:
-            raise ConfigError(f"{node.name}> directive missing closing '>'", node.file, node.line)
+            raise ConfigError(
+                f"{_spelled(node.name)}> directive missing closing '>'", node.file, node.line
+            )
         arg = raw[:end]
         negate = arg[:1] == "!"
         if negate:
@@ -530,7 +556,9 @@ class Loader:
         word, _ = getword_conf(arg)
         if not word:
             raise ConfigError(
-                f"{node.name}> directive requires additional arguments", node.file, node.line
+                f"{_spelled(node.name)}> directive requires additional arguments",
+                node.file,
+                node.line,
             )
         kind = node.lname
         if kind == "<ifmodule":
@@ -546,32 +574,46 @@ class Loader:
         else:
             result = False
         if result != negate:
-            return self.build(reader, kind[1:])
-        self.soak(reader, node.name)
+            return self._true_branch(reader, kind[1:], node)
+        self.soak(reader, _spelled(node.name), node.line)
         return []
 
     def x_ifversion(self, reader: _Reader, node: Directive) -> list[Directive]:
-        raw = node.raw
-        end = raw.rfind(">")
-        if end < 0:
-            raise ConfigError(f"{node.name}> directive missing closing '>'", node.file, node.line)
-        words = split_args(raw[:end])
-        if not words or len(words) > 2:
+        """`<IfVersion [[!]op] version>` as mod_version's start_ifversion reads its words."""
+        words = split_args(node.raw)
+        if not 1 <= len(words) <= 3:
             raise ConfigError(
-                "<IfVersion> takes an optional operator and a version", node.file, node.line
+                f"{_spelled(node.name)} takes 1-3 arguments, a comparison operator, a version "
+                "(and a delimiter)",
+                node.file,
+                node.line,
             )
-        op, want = (words[0], words[1]) if len(words) == 2 else ("=", words[0])
-        result = _match_version(op, want, self.version_tuple(), node)
-        if result:
-            return self.build(reader, "ifversion")
-        self.soak(reader, node.name)
+        op, want, delim = (*words, None, None)[:3]
+        if want is None:  # one word: an equality test
+            op, want = "=", op
+        if delim is None and want == ">":  # a quoted version without operator: "2.4" >
+            op, want, delim = "=", op, ">"
+        if not want or (delim != ">" and not want.endswith(">")):
+            raise ConfigError(
+                f"{_spelled(node.name)}> directive missing closing '>'", node.file, node.line
+            )
+        if delim != ">":
+            want = want[:-1]
+        if _match_version(op, want, self.version_tuple(), node):
+            return self._true_branch(reader, "ifversion", node)
+        self.soak(reader, _spelled(node.name), node.line)
         return []
 
     def version_tuple(self) -> tuple[int, int, int]:
         return LATEST[self.version]
 
-    def soak(self, reader: _Reader, name: str) -> None:
-        """Skip to the matching close tag, as `ap_soak_end_container` (no variables, no tree)."""
+    def soak(self, reader: _Reader, name: str, start: int) -> None:
+        """Skip to the matching close tag, as `ap_soak_end_container` (no variables, no tree).
+
+        httpd recurses for each nested section; a stack of names does the same to any depth.
+        `start` is the line of the condition that is false; httpd reports an unclosed one there.
+        """
+        names = [name]
         for lineno, line in reader:
             word, pos = getword_conf(line)
             if word[:1] != "<":
@@ -579,15 +621,35 @@ class Loader:
                     self._pragma(reader, lineno, line)
                 continue
             if word[1:2] == "/":
-                if word[2:-1].lower() != name[1:].lower():
+                if ascii_lower(word[2:-1]) != ascii_lower(names[-1][1:]):
                     raise ConfigError(
-                        f"Expected </{name[1:]}> but saw {word[:-1]}>", reader.path, lineno
+                        f"Expected </{names[-1][1:]}> but saw {word[:-1]}>", reader.path, lineno
                     )
-                return
+                names.pop()
+                if not names:
+                    return
+                continue
             if pos >= len(line) and word.endswith(">"):
                 word = word[:-1]
-            self.soak(reader, word)
-        raise ConfigError(f"Expected </{name[1:]}> before end of configuration", reader.path, None)
+            names.append(word)
+        raise ConfigError(
+            f"Expected </{names[-1][1:]}> before end of configuration", reader.path, start
+        )
+
+    def _true_branch(self, reader: _Reader, container: str, node: Directive) -> list[Directive]:
+        """Read a true condition's body; each nesting level costs Python stack, so bound it."""
+        if self.nesting >= MAX_CONDITION_DEPTH:
+            raise ConfigError(
+                f"conditional sections nest more than {MAX_CONDITION_DEPTH} deep; "
+                "httpdlint stops here (httpd would read on)",
+                node.file,
+                node.line,
+            )
+        self.nesting += 1
+        try:
+            return self.build(reader, container)
+        finally:
+            self.nesting -= 1
 
 
 _CORE_EXEC = {
@@ -622,8 +684,125 @@ _MODULE_EXEC = {
 }
 
 
-def _has_glob(path: str) -> bool:
-    return any(c in path for c in "*?[")
+def fnmatch_test(pattern: str) -> bool:
+    """Whether a path is a wildcard pattern, as `apr_fnmatch_test` decides.
+
+    `*` and `?` are wildcards; `[` only with a `]` after it; a backslash hides the next
+    character. Anything else is a plain path, read as it is.
+    """
+    nesting = False
+    i = 0
+    n = len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "*" or c == "?":
+            return True
+        if c == "\\":
+            i += 1
+            if i >= n:
+                return False
+        elif c == "[":
+            nesting = True
+        elif c == "]" and nesting:
+            return True
+        i += 1
+    return False
+
+
+def fnmatch(pattern: str, name: str) -> bool:
+    """`apr_fnmatch(pattern, name, APR_FNM_PERIOD)` for one path component.
+
+    Differs from Python's fnmatch: a backslash escapes the next character, `[^...]` negates
+    like `[!...]`, a `[` without its `]` is an ordinary character, and a leading dot in the
+    name must be matched by a literal dot (`*`, `?` and `[.]` do not match it).
+    """
+    if name[:1] == ".":
+        if pattern[:1] == ".":
+            pattern = pattern[1:]
+        elif pattern[:2] == "\\.":
+            pattern = pattern[2:]
+        else:
+            return False
+        name = name[1:]
+    return _fnmatch_regex(pattern).fullmatch(name) is not None
+
+
+@functools.lru_cache(maxsize=256)
+def _fnmatch_regex(pattern: str) -> re.Pattern[str]:
+    out: list[str] = []
+    i = 0
+    n = len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "*":
+            out.append(".*")
+            i += 1
+        elif c == "?":
+            out.append(".")
+            i += 1
+        elif c == "[":
+            cls, end = _bracket(pattern, i + 1)
+            if cls is None:
+                out.append(re.escape("["))
+                i += 1
+            else:
+                out.append(cls)
+                i = end
+        elif c == "\\" and i + 1 < n:
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return re.compile("".join(out), re.DOTALL)
+
+
+def _bracket(p: str, j: int) -> tuple[str | None, int]:
+    """A `[...]` expression from just after its `[` (apr's fnmatch_ch): (regex, end), or
+    (None, 0) when it is not closed and the `[` is an ordinary character."""
+    n = len(p)
+    negate = j < n and p[j] in "!^"
+    if negate:
+        j += 1
+    items: list[str] = []
+    lead = j < n and p[j] == "]"  # a `]` right after `[` or `[!` is an ordinary character
+    while j < n:
+        if not lead:
+            if p[j] == "]":
+                if not items:
+                    return ("." if negate else "(?!)"), j + 1
+                return "[" + ("^" if negate else "") + "".join(items) + "]", j + 1
+            if p[j] == "\\":
+                j += 1
+                if j >= n:
+                    break
+        lead = False
+        lo = p[j]
+        if j + 1 < n and p[j + 1] == "-" and (j + 2 >= n or p[j + 2] != "]"):
+            j += 3 if j + 2 < n and p[j + 2] == "\\" else 2
+            if j >= n:
+                break
+            hi = p[j]
+            if lo <= hi:
+                items.append(re.escape(lo) + "-" + re.escape(hi))
+            j += 1
+            continue
+        items.append(re.escape(lo))
+        j += 1
+    return None, 0
+
+
+def _spelled(name: str) -> str:
+    """A known directive's name as httpd spells it in messages (`<Directory`), else as given."""
+    try:
+        from . import knowledge
+
+        entry = knowledge.directive(name)
+    except Exception:  # the table is optional for reading; never fail a load on it
+        return name
+    if entry and ascii_lower(entry["name"]) == ascii_lower(name):
+        return entry["name"]
+    return name
 
 
 def _known_source(ident: str) -> str | None:
@@ -651,39 +830,53 @@ def _directive_exists(name: str, loader: Loader) -> bool:
     return module == "core" or ident in loader.modules
 
 
-_VERSION_RE = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.(\d+))?$")
+# mod_version's compare_version: a number, then up to two more, each possibly empty (0).
+_VERSION_RE = re.compile(r"\d+(?:\.\d*){0,2}")
 
 
 def _match_version(op: str, want: str, have: tuple[int, int, int], node: Directive) -> bool:
-    """<IfVersion> as mod_version compares: operators, `~` and /regex/ against "x.y.z"."""
-    negate = op.startswith("!")
-    if negate:
+    """<IfVersion> as mod_version decides it: `=`/`==`, `<`, `<=`, `>`, `>=` compare
+    major.minor.patch with missing parts as 0 (so `> 2.4` is true for 2.4.1); `~ regex` and
+    `= /regex/` search "x.y.z"; a leading `!` reverses any of them."""
+    reverse = op[:1] == "!"
+    if reverse and len(op) > 1:
         op = op[1:]
+    c, rest = op[:1], op[1:]
+    if not (rest == "" or (rest == "=" and c != "~")) or c not in "=~<>" or not c:
+        raise ConfigError(f"unrecognized operator '{op}'", node.file, node.line)
     text = ".".join(map(str, have))
-    if op in ("~", "") or (want.startswith("/") and want.endswith("/") and len(want) > 1):
-        pattern = want[1:-1] if want.startswith("/") else want
+    pattern = None
+    if c == "~":
+        pattern = want
+    elif c == "=" and want[:1] == "/":
+        if len(want) < 2 or want[-1] != "/":
+            raise ConfigError("Missing delimiting / of regular expression.", node.file, node.line)
+        pattern = want[1:-1]
+    if pattern is not None:
         try:
-            result = re.search(pattern, text) is not None
+            match = re.search(pattern, text) is not None
         except re.error:
             raise ConfigError(
-                f"Invalid regex in <IfVersion>: {pattern}", node.file, node.line
+                "Unable to compile regular expression", node.file, node.line
             ) from None
-        return result != negate
-    m = _VERSION_RE.match(want)
-    if not m:
-        raise ConfigError(f"Version appears to be invalid: {want}", node.file, node.line)
-    # mod_version fills missing minor and patch numbers per operator; -1 is "any".
-    parts = [int(g) if g is not None else -1 for g in m.groups()]
-    if op in ("=", "=="):
-        result = all(p < 0 or p == h for p, h in zip(parts, have, strict=True))
+        return match != reverse
+    if not _VERSION_RE.fullmatch(want):
+        raise ConfigError(
+            "Version appears to be invalid. It must have the format major[.minor[.patch]] "
+            "where major, minor and patch are numbers.",
+            node.file,
+            node.line,
+        )
+    parts = [int(p) if p else 0 for p in want.split(".")]
+    target = (*parts, 0, 0)[:3]
+    cmp = (have > target) - (have < target)
+    if c == "=":
+        match = cmp == 0
+    elif c == "<":
+        match = cmp < 0 or (rest == "=" and cmp == 0)
     else:
-        target = tuple(p if p >= 0 else (0 if op in (">=", "<") else 9999) for p in parts)
-        cmp = (have > target) - (have < target)
-        table = {">": cmp > 0, ">=": cmp >= 0, "<": cmp < 0, "<=": cmp <= 0}
-        if op not in table:
-            raise ConfigError(f"unknown <IfVersion> operator '{op}'", node.file, node.line)
-        result = table[op]
-    return result != negate
+        match = cmp > 0 or (rest == "=" and cmp == 0)
+    return match != reverse
 
 
 def default_server_root(root_file: str) -> str:

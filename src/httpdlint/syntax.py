@@ -7,11 +7,18 @@ here exactly what it means to httpd. Nothing in this module knows about files or
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-# apr_isspace: the C locale's isspace.
+# apr_isspace: the C locale's isspace. Python's own str.split() and str.isspace() also take
+# \x1c-\x1f, \x85, U+00A0 and other Unicode spaces, which httpd does not.
 _SPACE = " \t\n\v\f\r"
+_SPACE_RUN = re.compile("[ \t\n\v\f\r]+")
+_ODD_ASCII_SPACE = re.compile("[\x1c-\x1f]")  # the ASCII that str.split() alone splits at
+# ap_str_tolower and ap_cstr_casecmp fold ASCII letters only (str.lower() also folds
+# "\u212a", the Kelvin sign, to "k").
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 # httpd grows its line buffer to at most this (VARBUF_MAX_LEN in server/config.c).
 MAX_LINE = 16 * 1024 * 1024
 
@@ -22,6 +29,11 @@ class LineTooLong(Exception):
     def __init__(self, line: int):
         super().__init__(f"line {line} is longer than httpd's {MAX_LINE} byte limit")
         self.line = line
+
+
+def ascii_lower(s: str) -> str:
+    """Lowercase as httpd compares directive names: ASCII letters only."""
+    return s.lower() if s.isascii() else s.translate(_ASCII_LOWER)
 
 
 def decode(data: bytes) -> str:
@@ -126,7 +138,9 @@ def split_args(s: str) -> list[str]:
     if not s:
         return []
     if '"' not in s and "'" not in s and "\\" not in s:
-        return s.split()
+        if s.isascii() and not _ODD_ASCII_SPACE.search(s):
+            return s.split()
+        return [w for w in _SPACE_RUN.split(s) if w]
     words = []
     pos = 0
     n = len(s)
@@ -187,7 +201,7 @@ class Directive:
 
     @property
     def lname(self) -> str:
-        return self.name.lower()
+        return ascii_lower(self.name)
 
     @property
     def is_section(self) -> bool:
@@ -207,10 +221,14 @@ class Directive:
         return path
 
     def walk(self) -> Iterator[Directive]:
-        yield self
-        if self.children:
-            for child in self.children:
-                yield from child.walk()
+        """This node and all below it, in file order (depth first, without recursion: httpd
+        accepts sections nested deeper than Python's call stack)."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            if node.children:
+                stack.extend(reversed(node.children))
 
 
 def section_args(raw: str) -> list[str]:
@@ -221,5 +239,9 @@ def section_args(raw: str) -> list[str]:
 
 def walk(nodes: list[Directive]) -> Iterator[Directive]:
     """Every node of a forest, in file order (depth first)."""
-    for node in nodes:
-        yield from node.walk()
+    stack = list(reversed(nodes))
+    while stack:
+        node = stack.pop()
+        yield node
+        if node.children:
+            stack.extend(reversed(node.children))
