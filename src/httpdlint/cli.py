@@ -6,6 +6,7 @@ stderr, `file:line: message`, never a traceback).
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -281,6 +282,9 @@ except ImportError:  # pragma: no cover - only while the capacity commands are a
 def main() -> None:
     """Entry point; usage errors exit 2 as click does, input errors 2 with one line."""
     os.environ.setdefault("COLUMNS", "100")
+    # A short-lived process whose objects (the tree) all live to the end: the cyclic
+    # collector would only re-scan them, which costs more than reading a large tree.
+    gc.disable()
     try:
         app()
     except ConfigError as exc:  # pragma: no cover - commands catch their own

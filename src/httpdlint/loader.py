@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import gc
 import os
 import re
 import stat
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 
 from .errors import ConfigError
 from .syntax import (
+    MAX_LINE,
     Directive,
     LineTooLong,
     ascii_lower,
@@ -25,7 +27,6 @@ from .syntax import (
     getword_conf,
     logical_lines,
     resolve_env,
-    section_args,
     split_args,
 )
 
@@ -138,15 +139,14 @@ class _Reader:
     path: str
     lines: Iterator[tuple[int, str]]
     pending: list[Pragma] = field(default_factory=list)
+    #: ASCII without the control characters Python's str.split() takes for spaces, so
+    #: str.split() cuts words exactly where httpd's C isspace() does.
+    plain: bool = False
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
-        return self
-
-    def __next__(self) -> tuple[int, str]:
-        try:
-            return next(self.lines)
-        except LineTooLong as exc:
-            raise ConfigError(str(exc), self.path, exc.line) from None
+        # The generator itself, shared by nested builders; read_file turns LineTooLong
+        # into ConfigError once, instead of a wrapper call per line.
+        return self.lines
 
 
 class Loader:
@@ -192,7 +192,13 @@ class Loader:
             self.server_root = os.path.abspath(self.opt.server_root)
         else:
             self.server_root = default_server_root(root)
-        tree = self.read_file(root, None, 0)
+        collecting = gc.isenabled()
+        gc.disable()  # a tree is all live objects: collector passes over it are pure cost
+        try:
+            tree = self.read_file(root, None, 0)
+        finally:
+            if collecting:
+                gc.enable()
         return Config(
             root=root,
             server_root=self.server_root,
@@ -255,8 +261,11 @@ class Loader:
                 raise ConfigError(f"configuration exceeds {self.opt.max_files} files", path)
         self.stack.append((real, origin.file if origin else "", origin.line if origin else 0))
         try:
-            reader = _Reader(path, logical_lines(decode(data)))
-            return self.build(reader, None)
+            reader = _reader(path, decode(data))
+            try:
+                return self.build(reader, None)
+            except LineTooLong as exc:
+                raise ConfigError(str(exc), path, exc.line) from None
         finally:
             self.stack.pop()
 
@@ -273,6 +282,11 @@ class Loader:
         open_sections: list[Directive] = []
         close = "</" + container + ">" if container else None
         path = reader.path
+        exec_names = _EXEC_NAMES
+        first_word = _FIRST_WORD
+        plain = reader.plain
+        # The hot loop: a large tree has hundreds of thousands of lines. Plain words are
+        # cut with a regex; quotes and escapes go through getword_conf, as httpd reads them.
         for lineno, line in reader:
             if not line:
                 continue
@@ -286,36 +300,56 @@ class Loader:
                 for pragma in reader.pending:
                     pragma.target = lineno
                 reader.pending.clear()
+            fast = plain
             if "${" in line:
                 line, missing = resolve_env(line, self._lookup)
                 for name in missing:
                     self.undefined.append((name, path, lineno))
-            name, pos = getword_conf(line)
+                if not line:
+                    continue
+                fast = False  # a value may bring any character
+            if line[0] == '"' or line[0] == "'":
+                name, pos = getword_conf(line)
+                raw = line[pos:]
+            elif fast:
+                words = line.split(None, 1)
+                name = words[0]
+                raw = words[1] if len(words) > 1 else ""
+            else:
+                m = first_word(line)
+                name = m.group(1)
+                raw = line[m.end() :]
+            if "\\" in name:
+                name = name.replace("\\\\", "\\")
             if not name:
                 continue  # `""` or a variable that expands to nothing: httpd skips the line
-            raw = line[pos:]
             if name[1:2] != "/":
-                if name.endswith(">"):
+                if name[-1] == ">":
                     name = name[:-1]
                 if name[:1] == "<" and not raw:
                     raw = ">"
-            lname = ascii_lower(name)
-            handler = self._exec_handler(lname)
-            if handler is not None:
-                node = Directive(name, raw, path, lineno, split_args(raw))
-                self.exec_directives.append(node)
-                sub = handler(reader, node)
-                if sub:
-                    parent = open_sections[-1] if open_sections else None
-                    target = parent.children if parent is not None else nodes
-                    for child in sub:
-                        child.parent = parent
-                    target.extend(sub)
-                continue
+            lname = name.lower() if name.isascii() else ascii_lower(name)
+            if lname in exec_names:
+                handler = self._exec_handler(lname)
+                if handler is not None:
+                    node = Directive(name, raw, path, lineno, lname=lname)
+                    self.exec_directives.append(node)
+                    sub = handler(reader, node)
+                    if sub:
+                        parent = open_sections[-1] if open_sections else None
+                        target = parent.children if parent is not None else nodes
+                        for child in sub:
+                            child.parent = parent
+                        target.extend(sub)  # type: ignore[union-attr]
+                    continue
             if name[:1] == "<":
                 if name[1:2] != "/":
-                    node = Directive(name, raw, path, lineno, section_args(raw), [])
-                    self._append(node, open_sections, nodes)
+                    parent = open_sections[-1] if open_sections else None
+                    node = Directive(name, raw, path, lineno, None, [], parent, lname)
+                    if parent is None:
+                        nodes.append(node)
+                    else:
+                        parent.children.append(node)  # type: ignore[union-attr]
                     open_sections.append(node)
                     continue
                 if not open_sections:
@@ -323,13 +357,19 @@ class Loader:
                 if not name.endswith(">"):
                     raise ConfigError(f"{name}> directive missing closing '>'", path, lineno)
                 current = open_sections[-1]
-                if ascii_lower(name[2:-1]) != ascii_lower(current.name[1:]):
+                if lname[2:-1] != current.lname[1:]:
                     raise ConfigError(
                         f"Expected </{_spelled(current.name)[1:]}> but saw {name}", path, lineno
                     )
                 open_sections.pop()
                 continue
-            self._append(Directive(name, raw, path, lineno, split_args(raw)), open_sections, nodes)
+            if open_sections:
+                parent = open_sections[-1]
+                parent.children.append(  # type: ignore[union-attr]
+                    Directive(name, raw, path, lineno, None, None, parent, lname)
+                )
+            else:
+                nodes.append(Directive(name, raw, path, lineno, None, None, None, lname))
         if open_sections and container is None:
             first = open_sections[0]
             innermost = open_sections[-1]
@@ -652,6 +692,30 @@ class Loader:
             self.nesting -= 1
 
 
+def _reader(path: str, text: str) -> _Reader:
+    """The lines of a file for the builder.
+
+    Without continuations or NULs (nearly every file) each physical line is a logical one,
+    and blank lines and comments (but httpdlint's own) are dropped here, in one pass.
+    """
+    plain = text.isascii() and not _ODD_SPACE(text)
+    if "\\\n" in text or "\\\r\n" in text or "\0" in text or len(text) > MAX_LINE:
+        return _Reader(path, logical_lines(text), plain=plain)
+    physical = text.split("\n")
+    space = " \t\n\v\f\r"
+    kept = [
+        (number, line)
+        for number, line in enumerate((raw.strip(space) for raw in physical), 1)
+        if line and (line[0] != "#" or "httpdlint" in line)
+    ]
+    return _Reader(path, iter(kept), plain=plain)
+
+
+_ODD_SPACE = re.compile("[\x1c-\x1f]").search
+
+# The first word of a line when it is not quoted: up to C whitespace.
+_FIRST_WORD = re.compile("([^ \t\n\v\f\r]+)[ \t\n\v\f\r]*").match
+
 _CORE_EXEC = {
     "include": "x_include",
     "includeoptional": "x_include",
@@ -682,6 +746,7 @@ _MODULE_EXEC = {
     "remoteiptrustedproxylist": ("remoteip_module", "x_ignore"),
     "remoteipinternalproxylist": ("remoteip_module", "x_ignore"),
 }
+_EXEC_NAMES = frozenset(_CORE_EXEC) | frozenset(_MODULE_EXEC)
 
 
 def fnmatch_test(pattern: str) -> bool:

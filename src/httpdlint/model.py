@@ -149,8 +149,13 @@ class Model:
         d = self.server_directive(name)
         return d.args if d else None
 
+    @functools.cached_property
+    def _vhosts(self) -> list[VirtualHost]:
+        return [VirtualHost(d, list(d.args)) for d in self.top("<VirtualHost")]
+
     def virtual_hosts(self) -> list[VirtualHost]:
-        return [VirtualHost(d, list(d.args)) for d in self.config.tree if d.lname == "<virtualhost"]
+        """The `<VirtualHost>` sections at server level, in file order (built once)."""
+        return self._vhosts
 
     def sections(self, name: str) -> list[Directive]:
         return self.find("<" + name.lstrip("<"))

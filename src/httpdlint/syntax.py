@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
 # apr_isspace: the C locale's isspace. Python's own str.split() and str.isspace() also take
 # \x1c-\x1f, \x85, U+00A0 and other Unicode spaces, which httpd does not.
@@ -50,6 +49,14 @@ def logical_lines(text: str) -> Iterator[tuple[int, str]]:
     a continuation can continue again, and a continuation at the end of the file counts one
     more line. A NUL ends the physical line for httpd's C strings; no continuation follows.
     """
+    if "\\\n" not in text and "\\\r\n" not in text and "\0" not in text and len(text) <= MAX_LINE:
+        # No continuation and no NUL: every physical line is a logical line.
+        physical = text.split("\n")
+        if not physical[-1]:
+            physical.pop()  # what follows the final newline is no line
+        for number, raw in enumerate(physical, 1):
+            yield number, raw.strip(_SPACE)
+        return
     lines = text.split("\n")
     n = len(lines)
     physical = n - 1 if lines[-1] == "" else n
@@ -182,26 +189,51 @@ def resolve_env(line: str, lookup: Callable[[str], str | None]) -> tuple[str, li
     return "".join(out), undefined
 
 
-@dataclass(slots=True, eq=False)
 class Directive:
     """One node of the evaluated tree: a directive, or a section with children.
 
     `name` is spelled as in the file; a section's name keeps httpd's leading "<"
     (`<VirtualHost`). `raw` is the argument text httpd keeps (after ${VAR} expansion; for a
-    section it ends with ">"), and `args` its words.
+    section it ends with ">"), and `args` its words, split when first asked for: a large
+    tree has hundreds of thousands of nodes and rules read the words of few of them.
     """
 
-    name: str
-    raw: str
-    file: str
-    line: int
-    args: list[str] = field(default_factory=list)
-    children: list[Directive] | None = None
-    parent: Directive | None = None
+    __slots__ = ("name", "lname", "raw", "file", "line", "_args", "children", "parent")
+
+    def __init__(
+        self,
+        name: str,
+        raw: str,
+        file: str,
+        line: int,
+        args: list[str] | None = None,
+        children: list[Directive] | None = None,
+        parent: Directive | None = None,
+        lname: str | None = None,
+    ):
+        self.name = name
+        self.lname = lname if lname is not None else ascii_lower(name)
+        self.raw = raw
+        self.file = file
+        self.line = line
+        self._args = args
+        self.children = children
+        self.parent = parent
 
     @property
-    def lname(self) -> str:
-        return ascii_lower(self.name)
+    def args(self) -> list[str]:
+        if self._args is None:
+            self._args = (
+                section_args(self.raw) if self.children is not None else split_args(self.raw)
+            )
+        return self._args
+
+    @args.setter
+    def args(self, value: list[str]) -> None:
+        self._args = value
+
+    def __repr__(self) -> str:
+        return f"Directive({self.name!r}, {self.raw!r}, {self.file!r}, {self.line})"
 
     @property
     def is_section(self) -> bool:
