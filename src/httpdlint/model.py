@@ -95,6 +95,8 @@ class Model:
     child_bytes: int | None = None
     shared_bytes: int | None = None
     system: bool = False
+    #: What rules compute once per model and share (TLS hosts, access summaries, ...).
+    cache: dict = field(default_factory=dict)
 
     @property
     def modules(self) -> set[str]:
@@ -136,9 +138,12 @@ class Model:
             index.setdefault(d.lname, []).append(d)
         return index
 
-    def top(self, name: str) -> list[Directive]:
-        """Server-level occurrences of a directive (outside every section), in order."""
-        return self._top.get(name.lower(), [])
+    def top(self, *names: str) -> list[Directive]:
+        """Server-level occurrences of directives (outside every section), in file order."""
+        if len(names) == 1:
+            return self._top.get(names[0].lower(), [])
+        wanted = {n.lower() for n in names}
+        return [d for d in self.config.tree if d.lname in wanted]
 
     def server_directive(self, name: str) -> Directive | None:
         """The last server-level occurrence: the one httpd keeps for single-valued settings."""

@@ -43,34 +43,6 @@ def _root_loc(model) -> dict:
     return {"file": model.config.root, "line": 1}
 
 
-_TOP: dict[int, tuple[list[Directive], dict[str, list[tuple[int, Directive]]]]] = {}
-
-
-def _top_index(model) -> dict[str, list[tuple[int, Directive]]]:
-    tree = model.config.tree
-    hit = _TOP.get(id(tree))
-    if hit is None or hit[0] is not tree:
-        index: dict[str, list[tuple[int, Directive]]] = {}
-        for i, d in enumerate(tree):
-            index.setdefault(d.lname, []).append((i, d))
-        _TOP.clear()
-        hit = _TOP[id(tree)] = (tree, index)
-    return hit[1]
-
-
-def _top(model, *lnames: str) -> list[Directive]:
-    """Server-level nodes (outside every section) of some names, in file order; indexed
-    once per tree, as rules ask once per virtual host and a tree may hold ten thousand."""
-    index = _top_index(model)
-    if len(lnames) == 1:
-        return [d for _, d in index.get(lnames[0], [])]
-    return [d for _, d in sorted((p for n in lnames for p in index.get(n, [])), key=_first)]
-
-
-def _first(pair: tuple[int, Directive]) -> int:
-    return pair[0]
-
-
 # -- Options, as core.c's set_options applies its words ----------------------------------
 
 _OPTION_BITS = {
@@ -278,7 +250,7 @@ def _loc_matches(section: Directive, url: str) -> bool:
 
 def _scoped(model, vhost: Directive | None, kinds: tuple[str, ...]) -> list[Directive]:
     """Sections of some kinds that apply to a virtual host: the server's, then its own."""
-    out = _top(model, *kinds)
+    out = model.top(*kinds)
     if vhost is not None:
         out += [d for d in vhost.children or [] if d.lname in kinds]
     return out
@@ -291,7 +263,7 @@ def _docroot(model, vhost: Directive | None) -> str | None:
             if d.lname == "documentroot":
                 node = d
     if node is None:
-        node = next(reversed(_top(model, "documentroot")), None)
+        node = next(reversed(model.top("documentroot")), None)
     if node is None or not node.args:
         return None
     return os.path.join(model.config.server_root, node.args[0])  # ServerRoot-relative
@@ -371,7 +343,7 @@ def _urls_for_dir(model, vhost: Directive | None, path: str) -> list[str]:
     pairs = []
     for name in ("alias", "scriptalias"):
         own = [d for d in vhost.children or [] if d.lname == name] if vhost is not None else []
-        for node in _top(model, name) + own:
+        for node in model.top(name) + own:
             if len(node.args) == 2:
                 pairs.append((node.args[0], node.args[1]))
     root = _docroot(model, vhost)
@@ -799,7 +771,7 @@ def _proxy_guarded(sections: Iterable[Directive]) -> bool:
 def open_proxy(model, rule, settings) -> Iterator[Finding]:
     if not model.has_module("proxy_module"):
         return
-    server_sections = _top(model, "<proxy", "<proxymatch")
+    server_sections = model.top("<proxy", "<proxymatch")
     node = model.server_directive("ProxyRequests")
     on = node is not None and node.args and node.args[0].lower() == "on"
     if on and not _proxy_guarded(server_sections):

@@ -20,37 +20,9 @@ from ..syntax import Directive
 # Where TLS is on
 
 
-# model.server_directive() scans the whole top level on every call; with thousands of
-# virtual hosts, asking it once per host is quadratic. One index per model, kept for the
-# model last seen.
-_CACHE: dict[int, tuple[object, dict]] = {}
-
-
-def _model_cache(model) -> dict:
-    """What the TLS rules compute once per model (several rules ask the same questions)."""
-    hit = _CACHE.get(id(model))
-    if hit is not None and hit[0] is model:
-        return hit[1]
-    _CACHE.clear()
-    _CACHE[id(model)] = (model, {})
-    return _CACHE[id(model)][1]
-
-
-def server_settings(model) -> dict[str, Directive]:
-    """The last server-level occurrence of each directive, by lowercase name."""
-    cache = _model_cache(model)
-    if "server" not in cache:
-        cache["server"] = {d.lname: d for d in model.config.tree}
-    return cache["server"]
-
-
 def effective(model, name: str, vhost=None) -> Directive | None:
     """`model.effective`: a virtual host's own setting, else the server-level one."""
-    if vhost is not None:
-        own = vhost.own(name)
-        if own is not None:
-            return own
-    return server_settings(model).get(name.lower())
+    return model.effective(name, vhost)
 
 
 def server_scope(model) -> Iterator[Directive]:
@@ -84,7 +56,7 @@ def tls_hosts(model, *, https_only: bool = False) -> list[TlsHost]:
     is not assumed: it depends on how the listener's address compares with the vhost's.
     """
     key = ("tls_hosts", https_only)
-    cache = _model_cache(model)
+    cache = model.cache
     if key not in cache:
         cache[key] = _tls_hosts(model, https_only)
     return cache[key]
@@ -100,7 +72,7 @@ def _tls_hosts(model, https_only: bool) -> list[TlsHost]:
             label = "<VirtualHost " + " ".join(vhost.addresses) + ">"
             hosts.append(TlsHost(label, vhost, vhost.node, engine))
     if not vhosts:
-        engine = server_settings(model).get("sslengine")
+        engine = model.server_directive("SSLEngine")
         if engine is not None and engine.args and engine.args[0].lower() in wanted:
             hosts.append(TlsHost("the main server", None, engine, engine))
     return hosts
