@@ -112,6 +112,14 @@ def check(
         str | None, typer.Option(help="error, warning or info (default warning).")
     ] = None,
     exit_zero: Annotated[bool, typer.Option(help="Exit 0 even with findings.")] = False,
+    filesystem: Annotated[
+        bool | None,
+        typer.Option(
+            "--filesystem/--no-filesystem",
+            help="Check that DocumentRoot and <Directory> paths exist here (default: for "
+            "this machine's configuration and for trees under /etc).",
+        ),
+    ] = None,
     output: Output = None,
 ) -> None:
     """Lint configurations; without PATH, this machine's own."""
@@ -149,7 +157,7 @@ def check(
                 model.ram_bytes = settings.ram
             if settings.child_size is not None:
                 model.child_bytes = settings.child_size
-            settings.filesystem = True
+            settings.filesystem = on_this_machine(model) if filesystem is None else filesystem
             findings.extend(engine.run(model, settings))
         text = reporters.render(
             fmt, models, findings, engine.catalog(), use_colour() and not output
@@ -159,6 +167,13 @@ def check(
     emit(text, output)
     if not exit_zero and engine.worst(findings) >= RANK[fail_on]:
         raise typer.Exit(1)
+
+
+def on_this_machine(model) -> bool:
+    """Whether the tree is read where it runs, so its paths can be checked on disk: the
+    discovered configuration, or one under /etc. A tree in a checkout or a CI workspace is
+    not, and its DocumentRoot need not exist on the machine that lints it."""
+    return model.system or model.config.root.startswith("/etc/")
 
 
 def _measure_into(model) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import gc
 import importlib
 import tomllib
 from collections.abc import Iterable, Iterator
@@ -190,10 +191,22 @@ def run(model, settings: Settings | None = None) -> list[Finding]:
     """All findings for the model after selection, overrides and suppressions."""
     settings = settings or Settings()
     findings: list[Finding] = []
-    for rule in selected(catalog().values(), settings):
-        if not needs_met(rule, model, settings):
-            continue
-        findings.extend(_run_rule(rule, model, settings))
+    seen: set[tuple] = set()
+    collecting = gc.isenabled()
+    gc.disable()  # checks make small objects next to a large live tree: see Loader.load
+    try:
+        for rule in selected(catalog().values(), settings):
+            if not needs_met(rule, model, settings):
+                continue
+            for f in _run_rule(rule, model, settings):
+                # A file included by several virtual hosts is one set of lines to fix.
+                key = (f.rule, f.file, f.line, f.message)
+                if key not in seen:
+                    seen.add(key)
+                    findings.append(f)
+    finally:
+        if collecting:
+            gc.enable()
     findings = _suppress(findings, model, settings)
     for f in findings:
         if f.rule in settings.severity:

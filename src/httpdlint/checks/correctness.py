@@ -10,7 +10,6 @@ every kind of section, and the undocumented names the same binary accepts were r
 from __future__ import annotations
 
 import functools
-import gc
 import ipaddress
 import os
 import re
@@ -26,32 +25,15 @@ SYNTAX_ERROR = "AH00526"
 
 
 def unique(check):
-    """One finding per place and message: a file included by several virtual hosts is one
-    set of lines to fix, not one per inclusion. Apache 2.2 has no AH message numbers, so
-    findings on a 2.2 tree carry none.
-
-    The check runs with the cyclic garbage collector paused. A large tree is hundreds of
-    thousands of long-lived objects; the small temporary objects of a check set off full
-    collections that walk all of them again, which on a 10,000-host tree cost several times
-    the checks themselves. Nothing a check makes forms a cycle."""
+    """Apache 2.2 has no AH message numbers, so findings on a 2.2 tree carry none.
+    (The engine already keeps one finding per rule, place and message.)"""
 
     @functools.wraps(check)
     def run(model, rule, settings) -> Iterator[Finding]:
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            found = list(check(model, rule, settings))
-        finally:
-            if enabled:
-                gc.enable()
-        seen = set()
-        for f in found:
-            key = (f.file, f.line, f.message)
-            if key not in seen:
-                seen.add(key)
-                if model.version == "2.2":
-                    f.httpd_code = None  # AH numbers came with 2.3/2.4; 2.2 prints none
-                yield f
+        for f in check(model, rule, settings):
+            if model.version == "2.2":
+                f.httpd_code = None  # AH numbers came with 2.3/2.4; 2.2 prints none
+            yield f
 
     return run
 
