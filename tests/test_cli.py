@@ -72,6 +72,7 @@ def test_debian_stock_has_no_cap001(debian_conf: Path) -> None:
     assert res.returncode == 0
     doc = json.loads(res.stdout)
     assert not [f for f in doc["findings"] if f["rule"] == "CAP001"]
+    assert not [f for f in doc["findings"] if f["severity"] == "error"], doc["findings"]
     assert doc["config"]["apache_version"] == "2.4"
     assert doc["config"]["mpm"]["name"] in ("event", "prefork", "worker")
 

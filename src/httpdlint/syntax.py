@@ -90,6 +90,25 @@ def logical_lines(text: str) -> Iterator[tuple[int, str]]:
         yield lineno, acc.strip(_SPACE)
 
 
+# One word as ap_getword_conf reads it: a double- or single-quoted string (a backslash
+# escapes the quote or a backslash; an unclosed quote runs to the end; a backslash that ends
+# the text belongs to the word), or a run of anything but C whitespace.
+_TOKEN = re.compile(r'"((?:[^"\\]|\\.|\\$)*)"?|\'((?:[^\'\\]|\\.|\\$)*)\'?|([^ \t\n\v\f\r]+)', re.S)
+_SKIP = re.compile("[ \t\n\v\f\r]*").match
+_DQ_ESCAPE = re.compile(r'\\([\\"])')
+_SQ_ESCAPE = re.compile(r"\\([\\'])")
+
+
+def _word(m: re.Match[str]) -> str:
+    """The text of a token, unescaped as `substring_conf` does."""
+    dq, sq, plain = m.groups()
+    if dq is not None:
+        return _DQ_ESCAPE.sub(r"\1", dq) if "\\" in dq else dq
+    if sq is not None:
+        return _SQ_ESCAPE.sub(r"\1", sq) if "\\" in sq else sq
+    return plain.replace("\\\\", "\\") if "\\" in plain else plain
+
+
 def getword_conf(s: str, pos: int = 0) -> tuple[str, int]:
     """One word of a directive line from `pos`, as `ap_getword_conf`; returns (word, new pos).
 
@@ -97,47 +116,11 @@ def getword_conf(s: str, pos: int = 0) -> tuple[str, int]:
     backslash. Outside quotes only a doubled backslash is collapsed. Whitespace after the word
     is skipped, so the new position is at the next word or the end.
     """
-    n = len(s)
-    while pos < n and s[pos] in _SPACE:
-        pos += 1
-    if pos >= n:
-        return "", n
-    quote = s[pos]
-    if quote == '"' or quote == "'":
-        end = pos + 1
-        while end < n and s[end] != quote:
-            if s[end] == "\\" and end + 1 < n and s[end + 1] in (quote, "\\"):
-                end += 2
-            else:
-                end += 1
-        word = _unescape(s[pos + 1 : end], quote)
-        if end < n:  # the closing quote
-            end += 1
-    else:
-        end = pos
-        while end < n and s[end] not in _SPACE:
-            end += 1
-        word = _unescape(s[pos:end], "")
-    while end < n and s[end] in _SPACE:
-        end += 1
-    return word, end
-
-
-def _unescape(s: str, quote: str) -> str:
-    if "\\" not in s:
-        return s
-    out = []
-    i = 0
-    n = len(s)
-    while i < n:
-        c = s[i]
-        if c == "\\" and i + 1 < n and (s[i + 1] == "\\" or (quote and s[i + 1] == quote)):
-            out.append(s[i + 1])
-            i += 2
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
+    pos = _SKIP(s, pos).end()
+    if pos >= len(s):
+        return "", len(s)
+    m = _TOKEN.match(s, pos)
+    return _word(m), _SKIP(s, m.end()).end()  # type: ignore[arg-type]
 
 
 def split_args(s: str) -> list[str]:
@@ -148,13 +131,7 @@ def split_args(s: str) -> list[str]:
         if s.isascii() and not _ODD_ASCII_SPACE.search(s):
             return s.split()
         return [w for w in _SPACE_RUN.split(s) if w]
-    words = []
-    pos = 0
-    n = len(s)
-    while pos < n:
-        word, pos = getword_conf(s, pos)
-        words.append(word)
-    return words
+    return [_word(m) for m in _TOKEN.finditer(s)]
 
 
 def resolve_env(line: str, lookup: Callable[[str], str | None]) -> tuple[str, list[str]]:
