@@ -300,8 +300,20 @@ def main() -> None:
     # A short-lived process whose objects (the tree) all live to the end: the cyclic
     # collector would only re-scan them, which costs more than reading a large tree.
     gc.disable()
+    code: int = 0
     try:
         app()
     except ConfigError as exc:  # pragma: no cover - commands catch their own
         sys.stderr.write(f"{exc}\n")
-        sys.exit(2)
+        code = 2
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            sys.stderr.write(exc.code + "\n")
+            code = 1
+        else:
+            code = exc.code or 0
+    # Freeing a large tree object by object at interpreter exit takes longer than reading
+    # it; everything is written, so leave at once.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
