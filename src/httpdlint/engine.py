@@ -15,7 +15,6 @@ import importlib
 import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from .errors import ConfigError
@@ -76,9 +75,9 @@ class Rule:
 
 def rules_dir() -> Path:
     """rules/ inside the wheel, or at the repository root for an editable install."""
-    packaged = resources.files("httpdlint") / "rules"
+    packaged = Path(__file__).parent / "rules"
     if packaged.is_dir():
-        return Path(str(packaged))
+        return packaged
     return Path(__file__).resolve().parents[2] / "rules"
 
 

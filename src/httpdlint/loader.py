@@ -348,7 +348,7 @@ class Loader:
                     name = name[:-1]
                 if not raw:
                     raw = ">"
-            lname = ascii_lower(name)
+            lname = name.lower() if fast else ascii_lower(name)
             if lname in exec_names:
                 handler = self._exec_handler(lname)
                 if handler is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from xml.sax.saxutils import escape, quoteattr
 
 from . import __version__
 from .findings import SEVERITIES, Finding
@@ -155,6 +154,8 @@ def sarif(findings: list[Finding], rules: dict) -> str:
 
 
 def junit(findings: list[Finding], rules: dict) -> str:
+    from xml.sax.saxutils import escape, quoteattr  # costs 20 ms of imports: only here
+
     failures = [f for f in findings]
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
