@@ -39,6 +39,8 @@ def test_example_reports_the_outage_at_the_right_lines() -> None:
     assert ("CAP002", str(EXAMPLE), line_of(EXAMPLE, "MaxRequestsPerChild   0")) in found
     cap001 = next(f for f in doc["findings"] if f["rule"] == "CAP001")
     assert "MaxClients" in cap001["message"] and "256" in cap001["message"]
+    # The trap of the outage: the 150 the admin remembered sits in the worker block.
+    assert "MaxClients 150" in cap001["message"] and "worker.c" in cap001["message"]
     assert doc["config"]["apache_version"] == "2.2"
     assert doc["config"]["mpm"]["name"] == "prefork"
     assert doc["config"]["files"][0] == str(EXAMPLE)

@@ -130,6 +130,10 @@ class Config:
     pragmas: list[Pragma]
     version_given: bool = False
     bytes_read: int = 0
+    #: Directives inside false conditions, never read by httpd: (condition, file, line,
+    #: name, argument text). Rules use them to explain, e.g. a MaxClients in the block of
+    #: an MPM that is not loaded.
+    skipped: list[tuple[Directive, str, int, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -180,6 +184,7 @@ class Loader:
         self.notes: list[tuple[str, int, str]] = []
         self.pragmas: list[Pragma] = []
         self.bytes_read = 0
+        self.skipped: list[tuple[Directive, str, int, str, str]] = []
         self.nesting = 0  # true <If...> sections being read, one inside the other
         self.server_root = ""
         self.server_root_forced = options.server_root is not None
@@ -214,6 +219,7 @@ class Loader:
             notes=self.notes,
             pragmas=self.pragmas,
             bytes_read=self.bytes_read,
+            skipped=self.skipped,
         )
 
     # -- files -------------------------------------------------------------------------
@@ -632,7 +638,7 @@ class Loader:
             result = False
         if result != negate:
             return self._true_branch(reader, kind[1:], node)
-        self.soak(reader, _spelled(node.name), node.line)
+        self.soak(reader, _spelled(node.name), node.line, node)
         return []
 
     def x_ifversion(self, reader: _Reader, node: Directive) -> list[Directive]:
@@ -658,24 +664,28 @@ class Loader:
             want = want[:-1]
         if _match_version(op, want, self.version_tuple(), node):
             return self._true_branch(reader, "ifversion", node)
-        self.soak(reader, _spelled(node.name), node.line)
+        self.soak(reader, _spelled(node.name), node.line, node)
         return []
 
     def version_tuple(self) -> tuple[int, int, int]:
         return LATEST[self.version]
 
-    def soak(self, reader: _Reader, name: str, start: int) -> None:
+    def soak(self, reader: _Reader, name: str, start: int, cond: Directive | None = None) -> None:
         """Skip to the matching close tag, as `ap_soak_end_container` (no variables, no tree).
 
         httpd recurses for each nested section; a stack of names does the same to any depth.
         `start` is the line of the condition that is false; httpd reports an unclosed one there.
+        What is skipped is noted in `skipped`, against `cond`.
         """
         names = [name]
         for lineno, line in reader:
             word, pos = getword_conf(line)
             if word[:1] != "<":
-                if line[:1] == "#" and "httpdlint" in line:
-                    self._pragma(reader, lineno, line)
+                if line[:1] == "#":
+                    if "httpdlint" in line:
+                        self._pragma(reader, lineno, line)
+                elif cond is not None and word:
+                    self.skipped.append((cond, reader.path, lineno, word, line[pos:]))
                 continue
             if word[1:2] == "/":
                 if ascii_lower(word[2:-1]) != ascii_lower(names[-1][1:]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 from ..findings import Finding
@@ -69,9 +70,23 @@ def missing_max_request_workers(model, rule, settings) -> Iterator[Finding]:
     where = {"at": block} if block is not None else {"file": model.config.root, "line": 1}
     yield rule.finding(
         f"no {name} for the {model.mpm_name} MPM that is loaded: httpd uses its compiled "
-        f"default of {value}{extra}; size it to the memory the server has",
+        f"default of {value}{extra}; size it to the memory the server has"
+        + _elsewhere(model, names),
         **where,
     )
+
+
+def _elsewhere(model, names: tuple[str, ...]) -> str:
+    """The same setting in a block httpd skipped (another MPM's), which misleads readers."""
+    wanted = {n.lower() for n in names}
+    for cond, file, line, word, rest in model.config.skipped:
+        if word.lower() in wanted:
+            label = cond.raw.rstrip(">").strip()
+            return (
+                f" ({word} {rest.strip()} at {os.path.basename(file)}:{line} is inside "
+                f"<{cond.name[1:]} {label}>, which httpd skips)"
+            )
+    return ""
 
 
 def unbounded_child_lifetime(model, rule, settings) -> Iterator[Finding]:
