@@ -384,3 +384,34 @@ def test_suggest_recommends_or_refuses_never_zero(
     data = result.to_json()
     key = "MaxClients" if version == "2.2" else "MaxRequestWorkers"
     assert data["recommended"][key] == result.recommendation.workers
+
+
+def test_suggest_on_the_outage_example_says_the_limit_is_a_default() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "outage" / "conf" / "httpd.conf"
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "httpdlint",
+            "suggest",
+            str(example),
+            "--ram",
+            "1G",
+            "--child-size",
+            "25M",
+            "--reserve",
+            "200M",
+            "--shared",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "MaxClients 256 by default" in res.stdout
+    assert "MaxRequestsPerChild" in res.stdout  # mod_perl is loaded: children are recycled
+    assert "MaxClients = floor(824 MiB / 27.75 MiB) = floor(29.69) = 29" in res.stdout

@@ -389,7 +389,10 @@ def suggest(opts: SuggestOptions, measured: Measurement | None = None) -> Sugges
     current_result = None
     current_source = None
     if model is not None and model.mpm is not None and model.mpm_name == mpm:
-        current_result, current_source = model.mpm, "config"
+        # A configuration that does not set the limit runs with httpd's default.
+        limit = capacity.workers_directive(version)
+        current_result = model.mpm
+        current_source = "config" if limit in model.mpm.explicit else "default"
     else:
         current_result = _evaluate(mpm, version)
         current_source = "default" if current_result is not None else None
@@ -397,7 +400,7 @@ def suggest(opts: SuggestOptions, measured: Measurement | None = None) -> Sugges
 
     if opts.threads_per_child is not None:
         inputs["threads_per_child"] = Input(opts.threads_per_child, "given")
-    elif current_source == "config" and current and current.get("ThreadsPerChild"):
+    elif model is not None and current_result is model.mpm and current.get("ThreadsPerChild"):
         inputs["threads_per_child"] = Input(current["ThreadsPerChild"], "config")
     else:
         inputs["threads_per_child"] = Input(capacity.DEFAULT_THREADS_PER_CHILD, "default")
