@@ -1,0 +1,75 @@
+"""The rule catalog is validated on load: a rule file with an unknown or missing key is an error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from httpdlint import engine
+from httpdlint.errors import ConfigError
+
+GOOD = """\
+code = "SEC901"
+name = "test-rule"
+severity = "warning"
+summary = "s"
+rationale = "r"
+fix = "f"
+bad = "b"
+good = "g"
+[match]
+directive = "ServerTokens"
+allowed = ["Prod"]
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "SEC901.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_a_valid_rule_file_loads(tmp_path: Path) -> None:
+    rule = engine.parse_rule(write(tmp_path, GOOD))
+    assert rule.code == "SEC901" and rule.match == {
+        "directive": "ServerTokens",
+        "allowed": ["Prod"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t + 'colour = "red"\n', "unknown key"),
+        (lambda t: t.replace('fix = "f"\n', ""), "lacks fix"),
+        (lambda t: t.replace('"warning"', '"fatal"'), "severity"),
+        (lambda t: t.replace("[match]", 'check = "x:y"\n[match]'), "either"),
+        (lambda t: t.replace('allowed = ["Prod"]', 'allowed = ["Prod"]\nwhen = 1'), "unknown key"),
+        (lambda t: t.replace('code = "SEC901"', 'code = "XYZ901"'), "bad rule code"),
+    ],
+)
+def test_invalid_rule_files_are_errors(tmp_path: Path, change, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        engine.parse_rule(write(tmp_path, change(GOOD)))
+
+
+def test_file_name_must_match_code(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="must be SEC901.toml"):
+        engine.parse_rule(write(tmp_path, GOOD, "SEC902.toml"))
+
+
+def test_the_shipped_catalog_is_valid_and_large_enough() -> None:
+    rules = engine.catalog()
+    assert len(rules) >= 60
+    assert {code[:3] for code in rules} == set(engine.CATEGORIES)
+    assert len({r.name for r in rules.values()}) == len(rules)
+
+
+def test_selection_by_code_and_prefix() -> None:
+    rules = list(engine.catalog().values())
+    settings = engine.Settings(select=["SEC", "CAP001"], ignore=["SEC00"])
+    codes = {r.code for r in engine.selected(rules, settings)}
+    assert "CAP001" in codes and "CAP002" not in codes
+    assert not [c for c in codes if c.startswith("SEC00")]
+    assert "SEC010" in codes
