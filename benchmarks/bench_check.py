@@ -67,14 +67,14 @@ def main() -> None:
     lint = [sys.executable, "-m", "httpdlint"]
     sizes = [args.hosts // 4, args.hosts // 2, args.hosts] if args.scaling else [args.hosts]
     with tempfile.TemporaryDirectory(prefix="httpdlint-bench-") as tmp:
-        print(f"{'layout':<7} {'hosts':>6} {'lines':>8}  {'apache2 -t':>10} {'httpdlint':>10} "
-              f"{'ratio':>6}  {'httpd MiB':>9} {'lint MiB':>8}")
+        print(
+            f"{'layout':<7} {'hosts':>6} {'lines':>8}  {'apache2 -t':>10} {'httpdlint':>10} "
+            f"{'ratio':>6}  {'httpd MiB':>9} {'lint MiB':>8}"
+        )
         for layout in ("single", "split"):
             for n in sizes:
                 main = generate(n, layout, Path(tmp) / f"{layout}-{n}")
-                lines = sum(
-                    p.read_bytes().count(b"\n") for p in main.parent.rglob("*.conf")
-                )
+                lines = sum(p.read_bytes().count(b"\n") for p in main.parent.rglob("*.conf"))
                 r = compare(main, args.runs, apache, lint)
                 print(
                     f"{layout:<7} {n:>6} {lines:>8}  {r['httpd_s']:>9.3f}s {r['lint_s']:>9.3f}s "
