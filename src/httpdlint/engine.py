@@ -207,6 +207,16 @@ def run(model, settings: Settings | None = None) -> list[Finding]:
         if collecting:
             gc.enable()
     findings = _suppress(findings, model, settings)
+    undecided = model.config.undecided
+    if undecided:
+        for f in findings:
+            cond = undecided.get((f.file or "", f.line or 0))
+            if cond is not None:
+                f.message += (
+                    f" (inside <IfModule {cond.raw.rstrip('>').strip()}> at line {cond.line}, "
+                    "which cannot be decided: the tree loads no modules; name them with "
+                    "--module)"
+                )
     for f in findings:
         if f.rule in settings.severity:
             f.severity = settings.severity[f.rule]

@@ -85,6 +85,17 @@ def module_source(ident: str, so_path: str | None = None) -> str:
     return ident
 
 
+def module_identifier(name: str) -> str:
+    """`ssl_module` for `mod_ssl.c` or `ssl_module`, as LoadModule names a module."""
+    if name.endswith("_module"):
+        return name
+    for ident, src in _MPM_SOURCES.items():
+        if src == name:
+            return ident
+    base = name[:-2] if name.endswith(".c") else name
+    return (base[4:] if base.startswith("mod_") else base) + "_module"
+
+
 @dataclass
 class LoadOptions:
     """What httpd would know before reading: -d, -D, the binary's modules, its version."""
@@ -96,6 +107,10 @@ class LoadOptions:
     env: Mapping[str, str] | None = None
     max_files: int = 100_000
     max_bytes: int = 1 << 30
+    #: The module list is unknown (the tree loads none and none were named): an
+    #: `<IfModule>` on a module that is not built in cannot be decided, so both branches
+    #: are read and their nodes noted in Config.undecided.
+    modules_unknown: bool = False
 
 
 @dataclass
@@ -134,6 +149,13 @@ class Config:
     #: name, argument text). Rules use them to explain, e.g. a MaxClients in the block of
     #: an MPM that is not loaded.
     skipped: list[tuple[Directive, str, int, str, str]] = field(default_factory=list)
+    #: (file, line) of each node read under an `<IfModule>` that could not be decided,
+    #: mapped to that condition; see LoadOptions.modules_unknown.
+    undecided: dict[tuple[str, int], Directive] = field(default_factory=dict)
+    #: Modules named by undecided conditions: rules about them run, and say so.
+    maybe_modules: set[str] = field(default_factory=set)
+    #: `<IfModule>` conditions on modules the binary does not build in.
+    module_conditions: int = 0
 
 
 @dataclass
@@ -169,11 +191,7 @@ class Loader:
         if self.version == "2.2" and not any(m.startswith("mpm_") for m in options.modules):
             self._add_module("mpm_prefork_module", "prefork.c", None)
         for name in options.modules:
-            ident = name if name.endswith("_module") else None
-            if ident is None:
-                base = name[:-2] if name.endswith(".c") else name
-                base = base[4:] if base.startswith("mod_") else base
-                ident = base + "_module"
+            ident = module_identifier(name)
             src = name if name.endswith(".c") else module_source(ident)
             self._add_module(ident, src, None)
         self.files: list[str] = []
@@ -185,6 +203,10 @@ class Loader:
         self.pragmas: list[Pragma] = []
         self.bytes_read = 0
         self.skipped: list[tuple[Directive, str, int, str, str]] = []
+        self.undecided: dict[tuple[str, int], Directive] = {}
+        self.maybe_modules: set[str] = set()
+        self.module_conditions = 0
+        self.static_names = {n for pair in STATIC_MODULES[self.version] for n in pair}
         self.nesting = 0  # true <If...> sections being read, one inside the other
         self.server_root = ""
         self.server_root_forced = options.server_root is not None
@@ -220,6 +242,9 @@ class Loader:
             pragmas=self.pragmas,
             bytes_read=self.bytes_read,
             skipped=self.skipped,
+            undecided=self.undecided,
+            maybe_modules=self.maybe_modules,
+            module_conditions=self.module_conditions,
         )
 
     # -- files -------------------------------------------------------------------------
@@ -626,6 +651,10 @@ class Loader:
         kind = node.lname
         if kind == "<ifmodule":
             result = word in self.modules or word in self.module_sources
+            if word not in self.static_names:
+                self.module_conditions += 1
+                if self.opt.modules_unknown and not result:
+                    return self._undecided(reader, node, word)
         elif kind == "<ifdefine":
             result = word in self.defines
         elif kind == "<iffile":
@@ -640,6 +669,16 @@ class Loader:
             return self._true_branch(reader, kind[1:], node)
         self.soak(reader, _spelled(node.name), node.line, node)
         return []
+
+    def _undecided(self, reader: _Reader, node: Directive, module: str) -> list[Directive]:
+        """Both branches of an `<IfModule>` nobody can decide: read the body as if true and
+        note every node in it, so findings there can say that the branch may not apply."""
+        sub = self._true_branch(reader, "ifmodule", node)
+        self.maybe_modules.add(module_identifier(module))
+        for child in sub:
+            for d in child.walk():
+                self.undecided.setdefault((d.file, d.line), node)
+        return sub
 
     def x_ifversion(self, reader: _Reader, node: Directive) -> list[Directive]:
         """`<IfVersion [[!]op] version>` as mod_version's start_ifversion reads its words."""

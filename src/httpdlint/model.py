@@ -107,7 +107,11 @@ class Model:
         return self.config.tree
 
     def has_module(self, *idents: str) -> bool:
-        return any(i in self.config.modules for i in idents)
+        """Loaded, or named by an `<IfModule>` that could not be decided (both branches
+        are analysed then, and findings inside say so)."""
+        modules = self.config.modules
+        maybe = self.config.maybe_modules
+        return any(i in modules or i in maybe for i in idents)
 
     def module_node(self, ident: str) -> Directive | None:
         return self.config.modules.get(ident)
@@ -255,25 +259,35 @@ def load_model(
     if apache_version is not None and apache_version not in ("2.2", "2.4"):
         raise ConfigError(f"unknown Apache version {apache_version!r}: use 2.2 or 2.4")
 
-    def read(version: str) -> Config:
+    def read(version: str, modules_unknown: bool = False) -> Config:
         opts = LoadOptions(
             server_root=server_root,
             defines=tuple(defines),
             modules=tuple(modules),
             apache_version=version,
             env=environment,
+            modules_unknown=modules_unknown,
         )
         return Loader(opts).load(root)
 
-    if apache_version:
-        config = read(apache_version)
-        config.version_given = True
-        return build(config, "given")
-    config = read("2.4")
-    if detect_version(config) == "2.2":
-        config = read("2.2")
-        return build(config, "detected")
-    return build(config, "detected")
+    version = apache_version or "2.4"
+    config = read(version)
+    if not apache_version and detect_version(config) == "2.2":
+        version = "2.2"
+        config = read(version)
+    if modules_unknown(config, modules):
+        config = read(version, modules_unknown=True)
+    config.version_given = bool(apache_version)
+    return build(config, "given" if apache_version else "detected")
+
+
+def modules_unknown(config: Config, named: Iterable[str]) -> bool:
+    """A tree that loads no module (a fragment, or one whose LoadModule lines live
+    elsewhere) says nothing about the modules httpd has, unless --module named some; its
+    `<IfModule>` conditions on modules the binary does not build in cannot be decided."""
+    if list(named) or config.module_conditions == 0:
+        return False
+    return not any(node is not None for node in config.modules.values())
 
 
 CANDIDATES = ("apache2.conf", "httpd.conf", "conf/httpd.conf", "conf/apache2.conf")
