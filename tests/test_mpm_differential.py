@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from httpdlint.mpm import (
     MPM_SETTINGS,
     MPMS,
+    SPELLING,
     Adjustment,
     MpmResult,
     Setting,
@@ -167,24 +168,7 @@ FOREIGN = {
     "worker": ["MinSpareServers", "AsyncRequestWorkerFactor"],
     "event": ["MaxSpareServers"],
 }
-SPELLED = {
-    name.lower(): name
-    for name in [
-        "MaxRequestWorkers",
-        "MaxClients",
-        "MaxConnectionsPerChild",
-        "MaxRequestsPerChild",
-        "ServerLimit",
-        "StartServers",
-        "MinSpareServers",
-        "MaxSpareServers",
-        "ThreadsPerChild",
-        "ThreadLimit",
-        "MinSpareThreads",
-        "MaxSpareThreads",
-        "AsyncRequestWorkerFactor",
-    ]  # fmt: skip
-}
+SPELLED = SPELLING  # as httpd's command tables spell the names
 
 
 @st.composite

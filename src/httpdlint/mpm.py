@@ -227,7 +227,7 @@ MPM_SETTINGS: dict[str, frozenset[str]] = {
 }
 _ALL_NAMES = frozenset().union(*MPM_SETTINGS.values())
 # Spelling of each name as httpd's command tables write it (for messages).
-_SPELLING = {
+SPELLING = {
     name.lower(): name
     for name in [
         "MaxRequestWorkers",
@@ -379,7 +379,7 @@ def _syntax_check(s: Setting, key: str, version: str, mpm: str) -> tuple[str, st
 
     Returns (setting, message) of the fatal error or None.
     """
-    spelled = _SPELLING.get(key, s.name)
+    spelled = SPELLING.get(key, s.name)
     if key not in _DIRECTIVES[(version, mpm)]:
         # config.c ap_walk_config_sub: "Invalid command", the directive is unknown here.
         return spelled, (
