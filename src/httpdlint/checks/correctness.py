@@ -9,17 +9,20 @@ every kind of section, and the undocumented names the same binary accepts were r
 
 from __future__ import annotations
 
+import collections
 import functools
 import ipaddress
+import itertools
+import operator
 import os
 import re
-import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .. import knowledge
 from ..findings import Finding
-from ..syntax import Directive
+from ..syntax import Directive, section_args, split_args
 
 SYNTAX_ERROR = "AH00526"
 
@@ -633,10 +636,10 @@ def third_party_module_names() -> set[str]:
 # -- walking the tree with each node's context ------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Where:
+class Where(NamedTuple):
     """Where a directive stands: the context class of its innermost section (None inside a
-    section whose body this module does not judge), inside <Limit>?, and the section."""
+    section whose body this module does not judge), inside <Limit>?, and the section.
+    (A named tuple: a large tree has tens of thousands of sections, each with its own.)"""
 
     cls: str | None
     limit: bool
@@ -645,6 +648,12 @@ class Where:
 
 
 TOP = Where("top", False, None, None)
+
+# C-level attribute readers, for map() and set() over thousands of nodes at once.
+PARENT = operator.attrgetter("parent")
+RAW = operator.attrgetter("raw")
+LNAME = operator.attrgetter("lname")
+CHILDREN = operator.attrgetter("children")
 
 
 _POD_START = ("=pod", "=back", "=head1", "=head2", "=begin", "=over")
@@ -675,13 +684,41 @@ def _collect(nodes: list[Directive], perl: bool, by_name: dict[str, list[Directi
             _collect(node.children, perl, by_name)
 
 
-@dataclass
-class Pass:
-    """One walk of the tree shared by every check: the nodes grouped by lowercase name (in
-    reading order within a name), and the context of each section, computed when asked."""
+def reaches(nodes: set, targets: set) -> bool:
+    """Whether any of `nodes` (sections, or None for server level) is one of `targets` or
+    lies inside one: one set operation per nesting level instead of a walk per node."""
+    if not targets:
+        return False
+    level = nodes - {None} if None in nodes else nodes
+    while level:
+        if not level.isdisjoint(targets):
+            return True
+        level = set(map(PARENT, level))
+        level.discard(None)
+    return False
 
-    by_name: dict[str, list[Directive]]
-    wheres: dict[Directive | None, Where]
+
+class Pass:
+    """The nodes httpd reads in place, grouped by lowercase name (in reading order within a
+    name), shared by every check, with what the checks ask of them computed once: the
+    context of each section (when asked), the sections around a name's nodes, the sections
+    of each context class, and the names that stand inside <Directory>-like sections.
+
+    On a large tree what costs is visiting nodes (each visit is a cache miss), so the
+    questions are answered from the name index and from the few nodes inside sections,
+    and each node's context is computed only for the names that may be misplaced."""
+
+    def __init__(self, by_name: dict[str, list[Directive]], top, exact: bool):
+        #: Read only: without Perl or macro bodies this is the model's own index.
+        self.by_name = by_name
+        #: The server-level nodes of a name (`model.top`): all those of `by_name`, or more.
+        self.top = top
+        #: Whether `by_name` holds every node of the tree (nothing skipped).
+        self.exact = exact
+        self.wheres: dict[Directive | None, Where] = {None: TOP}
+        self._parents: dict[str, set] = {}
+        self._classes: dict[tuple, set] = {}
+        self._names_in: dict[str, collections.Counter[str]] = {}
 
     def where(self, node: Directive) -> Where:
         """The context a node stands in: that of its innermost enclosing section."""
@@ -689,6 +726,13 @@ class Pass:
         found = self.wheres.get(parent)
         if found is None:
             found = self._section(parent)
+        return found
+
+    def within(self, section: Directive | None) -> Where:
+        """The context the nodes directly inside a section (None: server level) stand in."""
+        found = self.wheres.get(section)
+        if found is None:
+            found = self._section(section)
         return found
 
     def _section(self, section: Directive | None) -> Where:
@@ -710,20 +754,102 @@ class Pass:
             self.wheres[sec] = where
         return where
 
+    def parents(self, lname: str) -> set:
+        """The sections (None: server level) that hold a node of this name directly."""
+        found = self._parents.get(lname)
+        if found is None:
+            found = self._parents[lname] = set(map(PARENT, self.by_name.get(lname, ())))
+        return found
 
-_PASS: tuple[weakref.ref, Pass] | None = None
+    def sections_of(self, classes: Iterable[str]) -> set:
+        """The sections whose body has one of these context classes (`directory`, `vhost`,
+        ...), built once per combination."""
+        key = tuple(classes)
+        found = self._classes.get(key)
+        if found is None:
+            found = set()
+            for lname, cls in SECTION_CLASS.items():
+                if cls in key:
+                    found.update(self.by_name.get(lname, ()))
+            self._classes[key] = found
+        return found
+
+    def named_sections(self, lnames: tuple[str, ...]) -> set:
+        """The sections with these names."""
+        found = self._classes.get(lnames)
+        if found is None:
+            found = set()
+            for lname in lnames:
+                found.update(self.by_name.get(lname, ()))
+            self._classes[lnames] = found
+        return found
+
+    def names_in(self, cls: str) -> collections.Counter[str]:
+        """How many nodes of each name stand directly inside the sections of a context
+        class other than `vhost`: one pass over the few nodes there answers for every
+        name, where looking at each name's nodes would visit most of a large tree."""
+        found = self._names_in.get(cls)
+        if found is None:
+            sections = itertools.chain.from_iterable(
+                self.by_name.get(lname, ()) for lname, c in SECTION_CLASS.items() if c == cls
+            )
+            children = itertools.chain.from_iterable(map(CHILDREN, sections))
+            found = self._names_in[cls] = collections.Counter(map(LNAME, children))
+        return found
+
+    def limits(self) -> set:
+        """The <Limit> and <LimitExcept> sections."""
+        return self.named_sections(_LIMITS)
+
+    def may_stand_in(self, lname: str, classes: Iterable[str]) -> bool:
+        """Whether some node of this name may stand in one of these context classes
+        ("top" for server level), or inside a <Limit>: a cheap test that may say yes
+        wrongly, never no wrongly. It looks at the name's own nodes only when `vhost` is
+        asked and they do not all stand in <Directory>-like sections."""
+        nodes = self.by_name.get(lname, ())
+        if self.exact and len(self.top(lname)) == len(nodes):
+            # All at server level (the model's index is this one: its server-level nodes
+            # of the name are among these).
+            return "top" in classes
+        if "top" in classes and self.top(lname):
+            return True
+        inner = 0  # how many of the nodes stand directly in <Directory>-like sections
+        for cls in _INNER_CLASSES:
+            count = self.names_in(cls).get(lname, 0)
+            if count and cls in classes:
+                return True
+            inner += count
+        if "vhost" in classes and not (self.exact and inner == len(nodes)):
+            # Unless every node stands in a <Directory>-like section, look at each one's.
+            sections = self.sections_of(("vhost",))
+            if sections and not sections.isdisjoint(map(PARENT, nodes)):
+                return True
+        limits = self.limits()
+        return bool(limits) and reaches(self.parents(lname), limits)
+
+
+_LIMITS = tuple(sorted(LIMIT_SECTIONS))
+_INNER_CLASSES = ("directory", "location", "files", "if", "proxy")
+_PASS_KEY = "correctness.context_pass"
 
 
 def context_pass(model) -> Pass:
-    """The shared walk for this model, computed once (the checks run one after another)."""
-    global _PASS
-    if _PASS is not None and _PASS[0]() is model:
-        return _PASS[1]
-    by_name: dict[str, list[Directive]] = {}
-    _collect(model.config.tree, model.has_module("perl_module"), by_name)
-    result = Pass(by_name, {None: TOP})
-    _PASS = (weakref.ref(model), result)
-    return result
+    """The shared walk for this model, computed once (kept in the model's cache)."""
+    found = model.cache.get(_PASS_KEY)
+    if found is not None:
+        return found
+    perl = model.has_module("perl_module")
+    by_name = None
+    if not perl and not any(n.children for s in OPAQUE_SECTIONS for n in model.find(s)):
+        # Nothing to skip: the model's index of every node by name is the same grouping,
+        # in the same order (first occurrence of each name, then reading order).
+        by_name = getattr(model, "_index", None)
+    exact = by_name is not None
+    if by_name is None:
+        by_name = {}
+        _collect(model.config.tree, perl, by_name)
+    found = model.cache[_PASS_KEY] = Pass(by_name, model.top, exact)
+    return found
 
 
 def named(model, *names: str) -> list[tuple[Directive, Where]]:
@@ -735,11 +861,60 @@ def named(model, *names: str) -> list[tuple[Directive, Where]]:
     return found
 
 
+def file_line(node: Directive) -> tuple[str, int]:
+    return node.file, node.line
+
+
+def nodes_named(model, *names: str) -> list[Directive]:
+    """The directives with these names, in reading order (as `named`, without contexts)."""
+    by_name = context_pass(model).by_name
+    if len(names) == 1:
+        return by_name.get(names[0].lower(), [])
+    found = [node for n in names for node in by_name.get(n.lower(), ())]
+    found.sort(key=file_line)
+    return found
+
+
+def vhost_nodes(model) -> set[Directive]:
+    """The `<VirtualHost>` sections at server level, as a set (built once per model)."""
+    found = model.cache.get("correctness.vhost_nodes")
+    if found is None:
+        found = model.cache["correctness.vhost_nodes"] = set(model.top("<VirtualHost"))
+    return found
+
+
+_C_SPACE = " \t\n\v\f\r"
+_STRIP_SPACE = operator.methodcaller("strip", _C_SPACE)
+_FIRST_PLAIN = re.compile(r"[^ \t\n\v\f\r]+[ \t\n\v\f\r]*")
+
+
+def after_first_word(raw: str) -> str | None:
+    """The text after a directive's first word (whose words then are the directive's words
+    after the first), or None when that takes a full parse (an escape in a quoted word).
+    Cheaper than `node.args`: rules that want the second word need not split the first."""
+    if raw[:1] in _C_SPACE:
+        raw = raw.lstrip(_C_SPACE)
+    quote = raw[:1]
+    if quote == '"' or quote == "'":
+        end = raw.find(quote, 1)
+        if end < 0:
+            return ""  # an unclosed quote runs to the end: one word
+        if "\\" in raw[:end]:
+            return None
+        return raw[end + 1 :]
+    m = _FIRST_PLAIN.match(raw)
+    return raw[m.end() :] if m else ""
+
+
 def direct(model, name: str) -> dict[Directive | None, list[Directive]]:
     """The directives of this name directly in each section (None: at server level)."""
     out: dict[Directive | None, list[Directive]] = {}
-    for node, _ in named(model, name):
-        out.setdefault(node.parent, []).append(node)
+    for node in context_pass(model).by_name.get(name.lower(), ()):
+        group = out.get(node.parent)
+        if group is None:
+            out[node.parent] = [node]
+        else:
+            group.append(node)
     return out
 
 
@@ -834,7 +1009,7 @@ def _is_known_anywhere(lname: str) -> bool:
 @unique
 def unknown_directive(model, rule, settings) -> Iterator[Finding]:
     unknown_mods = _unknown_loaded_modules(model)
-    perl_defines = bool(named(model, "PerlLoadModule")) and model.has_module("perl_module")
+    perl_defines = bool(nodes_named(model, "PerlLoadModule")) and model.has_module("perl_module")
     for lname, items in context_pass(model).by_name.items():
         if lname in REFUSED:
             for node in items:
@@ -925,13 +1100,49 @@ def _alias_refused(node: Directive, where: Where) -> str | None:
     return None
 
 
+# Where the two-argument Alias is refused, and where AllowOverride is useless.
+_ALIAS_REFUSED_IN = _INNER_CLASSES
+_NO_HTACCESS = ("<location", "<locationmatch", "<files", "<filesmatch")
+
+
+@functools.cache
+def _context_verdicts(lname: str, version: str) -> tuple[dict, tuple[str, ...], str] | None:
+    """For a name httpd of `version` knows: its verdict in each (context class, inside
+    <Limit>), the classes where it is not fine outside <Limit>, and the manual's contexts;
+    None when no verdict is needed (unknown here, or allowed everywhere). The same for
+    every tree, so computed once per name."""
+    entry = entry_for(lname, version)
+    if entry is None or (not in_version(entry, version) and lname not in knowledge.load().aliases):
+        return None
+    verdicts = {
+        (cls, limit): context_verdict(lname, entry, Where(cls, limit, None, None), version)
+        for cls in MANUAL_CONTEXT
+        for limit in (False, True)
+    }
+    if all(v == "ok" for v in verdicts.values()):
+        return None  # allowed everywhere: no need to look where each one stands
+    bad = tuple(cls for (cls, limit), v in verdicts.items() if v != "ok" and not limit)
+    return verdicts, bad, ", ".join(contexts_for(entry, version))
+
+
+def _may_be_useless(ctx: Pass, lname: str) -> bool:
+    """Whether some node of this name may lie inside <Location> or <Files>."""
+    inside = ctx.names_in("location") + ctx.names_in("files")
+    if lname in inside:
+        return True
+    if not any(name.startswith("<") for name in inside):
+        return False  # no section nested in them: only their own nodes are inside
+    return reaches(ctx.parents(lname), ctx.named_sections(_NO_HTACCESS))
+
+
 @unique
 def directive_not_allowed_here(model, rule, settings) -> Iterator[Finding]:
     version = model.version
-    aliases = knowledge.load().aliases
     ctx = context_pass(model)
     for lname, items in ctx.by_name.items():
         if lname in ("alias", "scriptalias"):
+            if not ctx.may_stand_in(lname, _ALIAS_REFUSED_IN):
+                continue
             for node in items:
                 where = ctx.where(node)
                 why = _alias_refused(node, where)
@@ -944,10 +1155,10 @@ def directive_not_allowed_here(model, rule, settings) -> Iterator[Finding]:
                         httpd_code=SYNTAX_ERROR,
                     )
             continue
-        if lname in ("allowoverride", "allowoverridelist"):
+        if lname in ("allowoverride", "allowoverridelist") and _may_be_useless(ctx, lname):
             for node in items:
                 where = ctx.where(node)
-                if _inside(node, "<location", "<locationmatch", "<files", "<filesmatch"):
+                if _inside(node, *_NO_HTACCESS):
                     yield rule.finding(
                         f"Useless use of {node.name} in {_where_label(where)}: httpd reads "
                         ".htaccess files per directory, so it applies only in <Directory>; "
@@ -956,17 +1167,12 @@ def directive_not_allowed_here(model, rule, settings) -> Iterator[Finding]:
                         httpd_code="AH00114" if lname == "allowoverride" else "AH00115",
                         severity="warning",
                     )
-        entry = entry_for(lname, version)
-        if entry is None or (not in_version(entry, version) and lname not in aliases):
+        known = _context_verdicts(lname, version)
+        if known is None:
             continue
-        verdicts = {
-            (cls, limit): context_verdict(lname, entry, Where(cls, limit, None, None), version)
-            for cls in MANUAL_CONTEXT
-            for limit in (False, True)
-        }
-        if all(v == "ok" for v in verdicts.values()):
-            continue  # allowed everywhere: no need to look where each one stands
-        allowed = ", ".join(contexts_for(entry, version))
+        verdicts, bad, allowed = known
+        if not ctx.may_stand_in(lname, bad):
+            continue  # no node of this name stands where it is refused
         wheres = ctx.wheres
         for node in items:
             where = wheres.get(node.parent) or ctx.where(node)
@@ -1230,11 +1436,10 @@ def parse_listen(node: Directive) -> ListenAddr | None:
 
 def listeners(model) -> list[ListenAddr]:
     out = []
-    for node in model.config.tree:
-        if node.lname == "listen":
-            parsed = parse_listen(node)
-            if parsed is not None:
-                out.append(parsed)
+    for node in model.top("listen"):
+        parsed = parse_listen(node)
+        if parsed is not None:
+            out.append(parsed)
     return out
 
 
@@ -1345,9 +1550,7 @@ def _names(
 
 
 def _name_based_22(model) -> set[str]:
-    return {
-        _norm_addr(d.args[0]) for d in model.config.tree if d.lname == "namevirtualhost" and d.args
-    }
+    return {_norm_addr(d.args[0]) for d in model.top("namevirtualhost") if d.args}
 
 
 @functools.lru_cache(maxsize=4096)
@@ -1356,11 +1559,48 @@ def _norm_addr(text: str) -> str:
     return f"{host}:{port}" if port else host
 
 
+def _names_may_repeat(model, main_name: str) -> bool:
+    """Whether two virtual hosts may answer to one name: a test on all ServerName and
+    ServerAlias words at once that may say yes wrongly, never no wrongly. It gives up
+    (yes) on anything but plain words without a port."""
+    vhosts = vhost_nodes(model)
+    by_name = context_pass(model).by_name
+    names = by_name.get("servername", [])
+    raws = list(map(RAW, names))
+    raws += map(RAW, by_name.get("serveralias", ()))
+    text = "\n".join(raws).lower()
+    if any(c in text for c in "\"'\\:[\x1c\x1d\x1e\x1f") or not text.isascii():
+        return True
+    # Each word is a whole argument; without ":" or "[", a name is the word, lowercase,
+    # without trailing dots. Every name a host answers to is among the words of its own
+    # lines (words of lines elsewhere only add candidates).
+    words = text.split()
+    if ".\n" in "\n".join(words) + "\n":
+        words = [w.rstrip(".") for w in words]
+    # Hosts without a ServerName (or with an empty one) take the server's name.
+    lacking = len(vhosts) - len(vhosts.intersection(map(PARENT, names)))
+    words += [main_name] * (lacking + raws.count(""))
+    if len(set(words)) == len(words):
+        return False
+    # The server's own ServerName and ServerAlias lines name no virtual host.
+    top = model.top("servername") + model.top("serveralias")
+    if not top or model.has_module("perl_module"):
+        return True  # (with mod_perl, some server-level lines may be POD, not read)
+    counts = collections.Counter(words)
+    for word in " ".join(node.raw for node in top).lower().split():
+        counts[word.rstrip(".")] -= 1
+    return any(n > 1 for n in counts.values())
+
+
 @unique
 def duplicate_server_name(model, rule, settings) -> Iterator[Finding]:
+    if len(model.virtual_hosts()) < 2:
+        return
+    main_name = _main_name(model)
+    if not _names_may_repeat(model, main_name):
+        return
     named_22 = _name_based_22(model) if model.version == "2.2" else None
     claimed: dict[tuple[str, str], tuple[object, Directive | None]] = {}
-    main_name = _main_name(model)
     server_names = direct(model, "ServerName")
     aliases = direct(model, "ServerAlias")
     for vhost in model.virtual_hosts():
@@ -1423,17 +1663,22 @@ def _checkable(path: str) -> bool:
 
 @unique
 def document_root_missing(model, rule, settings) -> Iterator[Finding]:
+    ctx = context_pass(model)
+    nodes = ctx.by_name.get("documentroot", [])
     exists: dict[str, tuple[str, bool]] = {}  # by the raw argument text
-    for node, where in named(model, "DocumentRoot"):
-        if where.cls not in ("top", "vhost"):
-            continue
-        known = exists.get(node.raw)
-        if known is None:
-            path = node.args[0] if node.args else ""
-            full = _resolve(model, path)
-            known = exists[node.raw] = (full, not _checkable(path) or os.path.isdir(full))
-        full, ok = known
+    for raw in set(map(RAW, nodes)):
+        args = split_args(raw)
+        path = args[0] if args else ""
+        full = _resolve(model, path)
+        exists[raw] = (full, not _checkable(path) or os.path.isdir(full))
+    if all(ok for _, ok in exists.values()):
+        return
+    for node in nodes:
+        full, ok = exists[node.raw]
         if ok:
+            continue
+        where = ctx.where(node)
+        if where.cls not in ("top", "vhost"):
             continue
         if where.cls == "vhost":
             yield rule.finding(
@@ -1454,18 +1699,18 @@ def document_root_missing(model, rule, settings) -> Iterator[Finding]:
 
 @unique
 def directory_path_missing(model, rule, settings) -> Iterator[Finding]:
+    nodes = nodes_named(model, "<Directory")
     fine: dict[str, bool] = {}  # by the raw argument text
-    for node, _ in named(model, "<Directory"):
-        ok = fine.get(node.raw)
-        if ok is None:
-            path = node.args[0] if node.args else "~"
-            ok = fine[node.raw] = (
-                path == "~"
-                or not _checkable(path)
-                or not path.startswith("/")
-                or os.path.exists(path)
-            )
-        if ok:
+    for raw in set(map(RAW, nodes)):
+        args = section_args(raw)
+        path = args[0] if args else "~"
+        fine[raw] = (
+            path == "~" or not _checkable(path) or not path.startswith("/") or os.path.exists(path)
+        )
+    if all(fine.values()):
+        return
+    for node in nodes:
+        if fine[node.raw]:
             continue
         path = node.args[0]
         yield rule.finding(
@@ -1491,10 +1736,36 @@ def _engine(nodes: list[Directive]) -> str | None:
 def rewrite_engine_off(model, rule, settings) -> Iterator[Finding]:
     if not model.has_module("rewrite_module"):
         return
+    ctx = context_pass(model)
+    rules = ctx.by_name.get("rewriterule")
+    if not rules:
+        return
+    all_engines = ctx.by_name.get("rewriteengine", [])
+    at_top = itertools.compress(all_engines, map(operator.not_, map(PARENT, all_engines)))
+    server = _engine(list(at_top))
+    # Find the sections whose RewriteRules may never run, from the sections around the rules
+    # (a large tree has a RewriteRule and a RewriteEngine in each virtual host), then judge
+    # only the rules in them.
+    parents = ctx.parents("rewriterule")
+    suspects = set()
+    if None in parents and server is None:
+        suspects.add(None)
+    vhosts = ctx.sections_of(("vhost",))
+    in_vhosts = parents & vhosts
+    if in_vhosts and (server is None or (model.version == "2.2" and server == "on")):
+        with_args = itertools.compress(all_engines, map(_STRIP_SPACE, map(RAW, all_engines)))
+        suspects |= in_vhosts.difference(map(PARENT, with_args))
+    for parent in parents - in_vhosts - {None}:
+        if ctx.within(parent).cls is not None:
+            suspects.add(parent)
+    if not suspects:
+        return
     engines = direct(model, "RewriteEngine")
-    server = _engine(engines.get(None, []))
-    any_on = any(d.args and d.args[0].lower() == "on" for d, _ in named(model, "RewriteEngine"))
-    for node, where in named(model, "RewriteRule"):
+    any_on = any(d.args and d.args[0].lower() == "on" for d in all_engines)
+    for node in rules:
+        if node.parent not in suspects:
+            continue
+        where = ctx.where(node)
         if where.cls == "top":
             if server is None:
                 yield rule.finding(
@@ -1549,10 +1820,10 @@ def _options(nodes: list[Directive]) -> set[str]:
 def server_rewrite_not_inherited(model, rule, settings) -> Iterator[Finding]:
     if not model.has_module("rewrite_module"):
         return
-    rules = [d for d in model.config.tree if d.lname == "rewriterule"]
-    if not rules or _engine(model.config.tree) != "on":
+    rules = model.top("rewriterule")
+    if not rules or _engine(model.top("rewriteengine")) != "on":
         return
-    if _options(model.config.tree) & {"inheritdown", "inheritdownbefore"}:
+    if _options(model.top("rewriteoptions")) & {"inheritdown", "inheritdownbefore"}:
         return
     missing = [
         v
@@ -1649,6 +1920,7 @@ def _both_forms(name: str) -> str:
 @unique
 def unknown_ifmodule(model, rule, settings) -> Iterator[Finding]:
     known = known_ifmodule_names(model)
+    guesses: dict[str, str | None] = {}  # by the argument: many blocks name the same module
     for node in model.config.exec_directives:
         if node.lname != "<ifmodule":
             continue
@@ -1657,7 +1929,9 @@ def unknown_ifmodule(model, rule, settings) -> Iterator[Finding]:
             continue
         negated = node.raw.lstrip().startswith("!")
         effect = "always applies" if negated else "never applies"
-        guess = _module_guess(arg, known)
+        if arg not in guesses:
+            guesses[arg] = _module_guess(arg, known)
+        guess = guesses[arg]
         if guess:
             yield rule.finding(
                 f"<IfModule {'!' if negated else ''}{arg}> names no module, so the block "
@@ -1743,14 +2017,20 @@ def vhost_port_not_listening(model, rule, settings) -> Iterator[Finding]:
     ls = listeners(model)
     if not ls:
         return  # COR017
-    verdicts: dict[str, str | None] = {}
-    for vhost in model.virtual_hosts():
+    vhosts = model.virtual_hosts()
+    # Judge each distinct address once; look at the hosts only when one receives nothing.
+    addresses = set(itertools.chain.from_iterable(map(ADDRESSES, vhosts)))
+    verdicts = {arg: _unheard(arg, ls) for arg in addresses}
+    if not any(verdicts.values()):
+        return
+    for vhost in vhosts:
         for arg in vhost.addresses:
-            if arg not in verdicts:
-                verdicts[arg] = _unheard(arg, ls)
             message = verdicts[arg]
             if message is not None:
                 yield rule.finding(message, vhost.node)
+
+
+ADDRESSES = operator.attrgetter("addresses")
 
 
 def _unheard(arg: str, ls: list[ListenAddr]) -> str | None:
@@ -1783,7 +2063,7 @@ def _unheard(arg: str, ls: list[ListenAddr]) -> str | None:
 
 @unique
 def no_listen(model, rule, settings) -> Iterator[Finding]:
-    if any(d.lname == "listen" for d in model.config.tree):
+    if model.top("listen"):
         return
     yield rule.finding(
         "No Listen directive: httpd starts with no listening sockets available and shuts down",
@@ -1825,21 +2105,23 @@ def authz_provider_not_loaded(model, rule, settings) -> Iterator[Finding]:
     if model.version != "2.4" or not model.has_module("authz_core_module"):
         return
     aliases = {
-        d.args[1].lower() for d, _ in named(model, "<AuthzProviderAlias") if len(d.args) >= 2
+        d.args[1].lower() for d in nodes_named(model, "<AuthzProviderAlias") if len(d.args) >= 2
     }
-    for node, _where in named(model, "Require"):
-        raw = node.raw
+    modules = model.config.modules
+    # The verdict depends on the words alone: judge each distinct argument text once
+    # (a directive's words are those of its text, `split_args`).
+    verdicts: dict[str, tuple[str, str] | None] = {}
+    for raw in set(map(RAW, nodes_named(model, "Require"))):
         quick = '"' not in raw and "'" not in raw and "\\" not in raw
-        args = raw.split(None, 2) if quick else node.args
-        if not args:
+        args = raw.split(None, 2) if quick else split_args(raw)
+        verdicts[raw] = _provider_missing(args, aliases, modules)
+    if not any(verdicts.values()):
+        return
+    for node in nodes_named(model, "Require"):
+        missing = verdicts[node.raw]
+        if missing is None:
             continue
-        word = args[1] if args[0].lower() == "not" and len(args) > 1 else args[0]
-        provider = word.lower()
-        if provider in aliases:
-            continue
-        ident = AUTHZ_PROVIDERS.get(provider)
-        if ident is None or ident in model.config.modules:
-            continue
+        word, ident = missing
         info = knowledge.module_by_identifier(ident)
         so = (info or {}).get("name", ident)
         yield rule.finding(
@@ -1848,3 +2130,17 @@ def authz_provider_not_loaded(model, rule, settings) -> Iterator[Finding]:
             node,
             httpd_code=SYNTAX_ERROR,
         )
+
+
+def _provider_missing(args: list[str], aliases: set[str], modules) -> tuple[str, str] | None:
+    """(provider word, module identifier) when a Require line's provider is not loaded."""
+    if not args:
+        return None
+    word = args[1] if args[0].lower() == "not" and len(args) > 1 else args[0]
+    provider = word.lower()
+    if provider in aliases:
+        return None
+    ident = AUTHZ_PROVIDERS.get(provider)
+    if ident is None or ident in modules:
+        return None
+    return word, ident

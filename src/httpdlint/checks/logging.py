@@ -8,11 +8,17 @@ nicknames defined at server level are visible in every virtual host.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import os
 from collections.abc import Iterator
+from typing import Any
 
 from ..findings import Finding
-from ..syntax import Directive
+from ..syntax import Directive, split_args
+from .correctness import PARENT, after_first_word, vhost_nodes
+
+NODE = operator.attrgetter("node")
 
 _VERBOSE = {"debug"} | {f"trace{i}" for i in range(1, 9)}
 _QUIET = ("emerg", "alert", "crit")
@@ -60,7 +66,12 @@ def log_level_verbose(model, rule, settings) -> Iterator[Finding]:
 
 def log_level_quiet(model, rule, settings) -> Iterator[Finding]:
     nodes = [model.server_directive("LogLevel")]
-    nodes += [vh.own("LogLevel") for vh in model.virtual_hosts()]
+    # Only the virtual hosts with a LogLevel of their own (`vhost.own`) can have one.
+    owners = vhost_nodes(model).intersection(map(PARENT, model.find("LogLevel")))
+    if owners:
+        vhosts = model.virtual_hosts()
+        with_own = itertools.compress(vhosts, map(owners.__contains__, map(NODE, vhosts)))
+        nodes += [vh.own("LogLevel") for vh in with_own]
     for node in nodes:
         if node is None:
             continue
@@ -123,9 +134,14 @@ def missing_access_log(model, rule, settings) -> Iterator[Finding]:
             line=1,
         )
         return
-    for vhost in vhosts:
-        if any(vhost.own(name) is not None for name in ACCESS_LOGS):
-            continue
+    # The virtual hosts with a CustomLog or TransferLog directly inside (`vhost.own`).
+    logged = set()
+    for name in ACCESS_LOGS:
+        logged.update(map(PARENT, model.find(name)))
+    if not vhost_nodes(model) - logged:
+        return
+    unlogged = map(operator.not_, map(logged.__contains__, map(NODE, vhosts)))
+    for vhost in itertools.compress(vhosts, unlogged):
         label = "<VirtualHost " + " ".join(vhost.addresses) + ">"
         yield rule.finding(
             f"{label} has no CustomLog or TransferLog and the server level has none to "
@@ -141,32 +157,67 @@ def _nicknames(nodes: list[Directive]) -> set[str]:
 
 def undefined_log_format(model, rule, settings) -> Iterator[Finding]:
     """A CustomLog/GlobalLog/LogFormat format with no `%` that names no LogFormat nickname."""
-    server = _nicknames([d for d in model.config.tree if d.lname == "logformat"])
+    server = _nicknames(model.top("logformat"))
     server.add("clf")  # mod_log_config's built-in nickname
-    scopes: list[tuple[list[Directive], set[str]]] = [(model.config.tree, server)]
-    for vhost in model.virtual_hosts():
-        scopes.append((vhost.directives, server | _nicknames(vhost.directives)))
-    for nodes, names in scopes:
-        for node in nodes:
-            if node.lname in ("customlog", "globallog") and len(node.args) >= 2:
-                fmt = node.args[1]
-            elif node.lname == "logformat" and len(node.args) == 1:
-                fmt = node.args[0]
+    yield from _bad_formats(rule, model.top(*_FORMAT_USERS), server)
+    # Only the virtual hosts with a format that is no server-level nickname can have a
+    # finding (their own LogFormat lines only add nicknames): find them from the format
+    # lines, then look at those hosts as a whole.
+    vhosts = vhost_nodes(model)
+    suspects: set[Directive] = set()
+    formats: dict[str, str | None] = {}  # the format word by the text after the first word
+    for lname in ("customlog", "globallog"):
+        for node in model.find(lname):
+            parent = node.parent
+            if parent not in vhosts or parent in suspects:
+                continue
+            tail = after_first_word(node.raw)
+            if tail is None:
+                args = node.args
+                fmt = args[1] if len(args) >= 2 else None
             else:
-                continue
-            if "%" in fmt or fmt.lower() in names:
-                continue
-            where = _where(node)
-            scope = (
-                "at server level" if where == "at server level" else f"{where} or at server level"
-            )
-            yield rule.finding(
-                f"{node.name} {where} uses the format {fmt!r}, which has no % directive "
-                f"and is no LogFormat nickname defined {scope}: httpd writes the literal "
-                f"text {fmt!r} as the whole entry for every request; define it with "
-                f'`LogFormat "..." {fmt}` or correct the name',
-                node,
-            )
+                fmt = formats.get(tail, _UNSEEN)
+                if fmt is _UNSEEN:
+                    words = split_args(tail)
+                    fmt = formats[tail] = words[0] if words else None
+            if fmt is not None and "%" not in fmt and fmt.lower() not in server:
+                suspects.add(parent)
+    for node in model.find("logformat"):
+        if node.parent in vhosts and node.parent not in suspects and len(node.args) == 1:
+            fmt = node.args[0]
+            if "%" not in fmt and fmt.lower() not in server:
+                suspects.add(node.parent)
+    if not suspects:
+        return
+    for vhost in model.virtual_hosts():
+        if vhost.node in suspects:
+            names = server | _nicknames(vhost.directives)
+            yield from _bad_formats(rule, vhost.directives, names)
+
+
+_FORMAT_USERS = ("customlog", "globallog", "logformat")
+_UNSEEN: Any = object()
+
+
+def _bad_formats(rule, nodes: list[Directive], names: set[str]) -> Iterator[Finding]:
+    for node in nodes:
+        if node.lname in ("customlog", "globallog") and len(node.args) >= 2:
+            fmt = node.args[1]
+        elif node.lname == "logformat" and len(node.args) == 1:
+            fmt = node.args[0]
+        else:
+            continue
+        if "%" in fmt or fmt.lower() in names:
+            continue
+        where = _where(node)
+        scope = "at server level" if where == "at server level" else f"{where} or at server level"
+        yield rule.finding(
+            f"{node.name} {where} uses the format {fmt!r}, which has no % directive "
+            f"and is no LogFormat nickname defined {scope}: httpd writes the literal "
+            f"text {fmt!r} as the whole entry for every request; define it with "
+            f'`LogFormat "..." {fmt}` or correct the name',
+            node,
+        )
 
 
 def buffered_logs(model, rule, settings) -> Iterator[Finding]:

@@ -15,7 +15,8 @@ import re
 from collections.abc import Iterable, Iterator
 
 from ..findings import Finding
-from ..syntax import Directive
+from ..syntax import Directive, section_args, split_args
+from .correctness import RAW
 
 # -- where a node is --------------------------------------------------------------------
 
@@ -226,11 +227,15 @@ def _dir_matches(pattern: str, path: str) -> bool:
 
 
 def _loc_matches(section: Directive, url: str) -> bool:
-    args = section.args
+    return _loc_args_match(section.lname, section.args, url)
+
+
+def _loc_args_match(lname: str, args: list[str], url: str) -> bool:
+    """Whether a <Location> or <LocationMatch> with these words matches a URL."""
     if not args:
         return False
     regex = None
-    if section.lname == "<locationmatch":
+    if lname == "<locationmatch":
         regex = args[0]
     elif args[0] == "~" and len(args) > 1:
         regex = args[1]
@@ -500,9 +505,16 @@ def exec_cgi(model, rule, settings) -> Iterator[Finding]:
 # -- SEC007 -------------------------------------------------------------------------------
 
 
+def _names_all(args: list[str]) -> bool:
+    return any(a.lower() == "all" for a in args)
+
+
 def allow_override_all(model, rule, settings) -> Iterator[Finding]:
-    for node in model.find("AllowOverride"):
-        if any(a.lower() == "all" for a in node.args):
+    nodes = model.find("AllowOverride")
+    # A line's words follow from its text: judge each distinct text once.
+    every = {raw for raw in set(map(RAW, nodes)) if _names_all(split_args(raw))}
+    for node in [n for n in nodes if n.raw in every] if every else ():
+        if _names_all(node.args):
             yield rule.finding(
                 f"AllowOverride All {_where(node)}: any .htaccess file below may change "
                 "handlers, Options (ExecCGI, Includes) and access control; list only the "
@@ -511,7 +523,7 @@ def allow_override_all(model, rule, settings) -> Iterator[Finding]:
             )
     if model.version != "2.2":
         return
-    roots = [s for s in model.config.tree if _is_root_dir(s)]
+    roots = [s for s in model.top("<directory") if _is_root_dir(s)]
     for section in roots:
         if any(d.lname == "allowoverride" for d in section.children or []):
             return
@@ -526,10 +538,27 @@ def allow_override_all(model, rule, settings) -> Iterator[Finding]:
 # -- SEC008 -------------------------------------------------------------------------------
 
 
+def _root_dirs(model) -> list[Directive]:
+    """The `<Directory />` sections anywhere, in reading order (judged once per distinct
+    argument text: a large tree has a <Directory> per virtual host, few of them `/`)."""
+    found = model.cache.get("security.root_dirs")
+    if found is None:
+        sections = model.find("<Directory")
+        roots = {raw for raw in set(map(RAW, sections)) if _is_root_raw(raw)}
+        found = [s for s in sections if s.raw in roots] if roots else []
+        model.cache["security.root_dirs"] = found
+    return found
+
+
+def _is_root_raw(raw: str) -> bool:
+    args = section_args(raw)
+    return len(args) == 1 and args[0] != "" and args[0].strip("/") == ""
+
+
 def root_directory_open(model, rule, settings) -> Iterator[Finding]:
     deny = "Require all denied" if model.version == "2.4" else "Order deny,allow + Deny from all"
-    for section in model.find("<Directory"):
-        if not _is_root_dir(section) or _vhost_of(section) is None:
+    for section in _root_dirs(model):
+        if _vhost_of(section) is None:
             continue
         if access(section) == "open":
             grant = _grant_node(section) or section
@@ -538,7 +567,7 @@ def root_directory_open(model, rule, settings) -> Iterator[Finding]:
                 f"the whole filesystem is open to any URL that maps to it; use {deny}",
                 grant,
             )
-    roots = [s for s in model.config.tree if _is_root_dir(s)]
+    roots = [s for s in model.top("<directory") if _is_root_dir(s)]
     if not roots:
         yield rule.finding(
             f"no <Directory /> section: every file an Alias, symlink or DocumentRoot reaches "
@@ -652,9 +681,8 @@ def userdir_root(model, rule, settings) -> Iterator[Finding]:
     if not model.has_module("userdir_module"):
         return
     server = _UserDir()
-    for node in model.config.tree:
-        if node.lname == "userdir":
-            server.read(node)
+    for node in model.top("userdir"):
+        server.read(node)
     if server.root_reachable():
         yield rule.finding(
             f"{_show(server.path)} without `UserDir disabled root`: /~root/ maps into root's "
@@ -737,8 +765,8 @@ _ROOT = {"root", "#0"}
 
 
 def runs_as_root(model, rule, settings) -> Iterator[Finding]:
-    for node in model.config.tree:
-        if node.lname == "user" and node.args and node.args[0].lower() in _ROOT:
+    for node in model.top("user"):
+        if node.args and node.args[0].lower() in _ROOT:
             yield rule.finding(
                 f"User {node.args[0]}: children would serve requests as root; httpd refuses "
                 'to start ("Apache has not been designed to serve pages while running as '
@@ -833,7 +861,7 @@ def options_all_default(model, rule, settings) -> Iterator[Finding]:
     def absolute(nodes: Iterable[Directive]) -> bool:
         return any(d.lname == "options" and any(a[:1] not in "+-" for a in d.args) for d in nodes)
 
-    roots = [s for s in model.config.tree if _is_root_dir(s)]
+    roots = [s for s in model.top("<directory") if _is_root_dir(s)]
     if absolute(model.config.tree) or any(absolute(s.children or []) for s in roots):
         return
     where = {"at": roots[0]} if roots else _root_loc(model)
@@ -872,19 +900,26 @@ def webdav_open(model, rule, settings) -> Iterator[Finding]:
 # -- SEC017 -------------------------------------------------------------------------------
 
 
-def _whole_site(section: Directive) -> bool:
-    args = section.args
+def _whole_site(lname: str, args: list[str]) -> bool:
     if not args:
         return False
-    if section.lname == "<location" and args[0] != "~":
+    if lname == "<location" and args[0] != "~":
         return args[0] == "/"
-    return all(_loc_matches(section, u) for u in ("/.htaccess", "/a/b/.htpasswd", "/etc"))
+    return all(_loc_args_match(lname, args, u) for u in ("/.htaccess", "/a/b/.htpasswd", "/etc"))
 
 
 def location_root_grants(model, rule, settings) -> Iterator[Finding]:
-    for section in model.find("<Location") + model.find("<LocationMatch"):
-        if not _whole_site(section):
-            continue
+    for name in ("<location", "<locationmatch"):
+        sections = model.find(name)
+        # Whether a section covers the whole site depends on its name and text alone:
+        # judge each distinct text once.
+        whole = {raw for raw in set(map(RAW, sections)) if _whole_site(name, section_args(raw))}
+        if whole:
+            yield from _root_grants(rule, [s for s in sections if s.raw in whole])
+
+
+def _root_grants(rule, sections: list[Directive]) -> Iterator[Finding]:
+    for section in sections:
         grant = _grant_node(section)
         if grant is None or access(section) != "open":
             continue

@@ -10,11 +10,16 @@ server-level one, else mod_ssl's default.
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..findings import Finding
 from ..syntax import Directive
+from .correctness import PARENT
+
+NODE = operator.attrgetter("node")
 
 # ---------------------------------------------------------------------------------------
 # Where TLS is on
@@ -65,13 +70,21 @@ def tls_hosts(model, *, https_only: bool = False) -> list[TlsHost]:
 def _tls_hosts(model, https_only: bool) -> list[TlsHost]:
     wanted = {"on"} if https_only else {"on", "optional"}
     hosts: list[TlsHost] = []
+    engines = model.find("SSLEngine")
+    if not engines:
+        return hosts
     vhosts = model.virtual_hosts()
+    server = model.server_directive("SSLEngine")
+    if server is None or not server.args or server.args[0].lower() not in wanted:
+        # Only a virtual host's own SSLEngine can turn TLS on: look at those that have one.
+        owners = set(map(PARENT, engines))
+        vhosts = list(itertools.compress(vhosts, map(owners.__contains__, map(NODE, vhosts))))
     for vhost in vhosts:
         engine = effective(model, "SSLEngine", vhost)
         if engine is not None and engine.args and engine.args[0].lower() in wanted:
             label = "<VirtualHost " + " ".join(vhost.addresses) + ">"
             hosts.append(TlsHost(label, vhost, vhost.node, engine))
-    if not vhosts:
+    if not model.virtual_hosts():
         engine = model.server_directive("SSLEngine")
         if engine is not None and engine.args and engine.args[0].lower() in wanted:
             hosts.append(TlsHost("the main server", None, engine, engine))
@@ -155,17 +168,32 @@ def _base_vhost_protocol(model) -> dict[tuple[str, ...], Directive | None]:
     return base
 
 
-def _protocol_cases(model) -> Iterator[tuple[ProtocolSet, dict]]:
-    """Each explicit SSLProtocol/SSLProxyProtocol, then each TLS host left to the default."""
+def _protocol_cases(model) -> list[tuple[ProtocolSet, dict]]:
+    """Each explicit SSLProtocol/SSLProxyProtocol, then each TLS host left to the default
+    (computed once per model for the three rules that read them)."""
+    found = model.cache.get("tls.protocol_cases")
+    if found is None:
+        found = model.cache["tls.protocol_cases"] = list(_compute_protocol_cases(model))
+    return found
+
+
+def _compute_protocol_cases(model) -> Iterator[tuple[ProtocolSet, dict]]:
+    by_raw: dict[str, ProtocolSet] = {}  # a line's protocols follow from its text alone
     for node in _protocol_directives(model):
-        yield evaluate_protocols(node.args, model.version), {"at": node, "node": node}
+        result = by_raw.get(node.raw)
+        if result is None:
+            result = by_raw[node.raw] = evaluate_protocols(node.args, model.version)
+        yield result, {"at": node, "node": node}
     default = DEFAULT_PROTOCOL.get(model.version, DEFAULT_PROTOCOL["2.4"])
-    base_protocol = _base_vhost_protocol(model)
+    base_protocol = None
     for host in tls_hosts(model):
         if effective(model, "SSLProtocol", host.vhost) is not None:
             continue
-        if host.vhost is not None and base_protocol.get(_address_key(host.vhost)) is not None:
-            continue  # name-based: the base virtual host's SSLProtocol applies (reported there)
+        if host.vhost is not None:
+            if base_protocol is None:
+                base_protocol = _base_vhost_protocol(model)
+            if base_protocol.get(_address_key(host.vhost)) is not None:
+                continue  # name-based: the base virtual host's SSLProtocol applies (reported there)
         yield (
             evaluate_protocols(default, model.version, how_all="default"),
             {"at": host.anchor, "host": host},
@@ -456,8 +484,11 @@ def _describe(hits: dict[str, tuple[str, list[str]]]) -> str:
 
 def _weak_cipher_findings(model, rule, families: tuple[str, ...]) -> Iterator[Finding]:
     sure = {EXPLICIT, OLD} if model.version == "2.2" else {EXPLICIT}
+    by_spec: dict[str, dict[str, tuple[str, list[str]]]] = {}  # many lines share a list
     for node, spec in _cipher_directives(model):
-        found = evaluate_ciphers(spec, model.version)
+        found = by_spec.get(spec)
+        if found is None:
+            found = by_spec[spec] = evaluate_ciphers(spec, model.version)
         hits = {f: found[f] for f in families if f in found}
         if not hits:
             continue
@@ -509,10 +540,13 @@ def sets_hsts(node: Directive) -> bool:
 
 
 def https_without_hsts(model, rule, settings) -> Iterator[Finding]:
+    hosts = tls_hosts(model, https_only=True)
+    if not hosts:
+        return
     server_hsts = any(d.lname == "header" and sets_hsts(d) for d in server_scope(model))
     if server_hsts:
         return
-    for host in tls_hosts(model, https_only=True):
+    for host in hosts:
         if host.vhost is not None and any(sets_hsts(d) for d in host.vhost.find("Header")):
             continue
         yield rule.finding(

@@ -8,6 +8,8 @@ advice on 2.2 trees about what will break on the way to 2.4.
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import os
 import re
 from collections.abc import Iterator
@@ -15,7 +17,7 @@ from collections.abc import Iterator
 from .. import knowledge
 from ..findings import Finding
 from ..syntax import Directive
-from .correctness import SYNTAX_ERROR, named, unique
+from .correctness import RAW, SYNTAX_ERROR, context_pass, file_line, nodes_named, unique
 
 OLD_ACCESS = ("order", "allow", "deny", "satisfy")
 _ACCESS_SECTIONS = (
@@ -90,7 +92,7 @@ def _label(d: Directive) -> str:
 
 
 def _old_access_nodes(model) -> list[Directive]:
-    return [node for node, _ in named(model, *OLD_ACCESS)]
+    return nodes_named(model, *OLD_ACCESS)
 
 
 @unique
@@ -232,22 +234,25 @@ def _vhost_of(node: Directive) -> Directive | None:
 def mixed_access_control(model, rule, settings) -> Iterator[Finding]:
     if not _v24(model):
         return
+    if not nodes_named(model, *OLD_ACCESS):
+        return
     sections: list[Directive] = []
     seen: set[int] = set()
-    for node, _ in named(model, *OLD_ACCESS, *_NEW_ACCESS):
+    for node in nodes_named(model, *OLD_ACCESS, *_NEW_ACCESS):
         scope = _scope(node)
         if scope is not None and scope.lname in _ACCESS_SECTIONS and id(scope) not in seen:
             seen.add(id(scope))
             sections.append(scope)
-    if not any(n for n, _ in named(model, *OLD_ACCESS)):
-        return
     scopes = {id(s): _section_children(s, model) for s in sections}
-    # Old-style denials that sections without Order/Allow/Deny of their own inherit.
-    denying = [
-        (s, _dir_path(s))
-        for s in sections
-        if _dir_path(s) is not None and not _satisfy_any(scopes[id(s)]) and _denies(scopes[id(s)])
-    ]
+    # Old-style denials that sections without Order/Allow/Deny of their own inherit, by
+    # (virtual host, directory) in order, so each section looks up only those that can
+    # reach it instead of going through all of them.
+    denying: dict[tuple[Directive | None, str], list[tuple[int, Directive]]] = {}
+    for index, s in enumerate(sections):
+        deny_path = _dir_path(s)
+        if deny_path is None or _satisfy_any(scopes[id(s)]) or not _denies(scopes[id(s)]):
+            continue
+        denying.setdefault((_vhost_of(s), deny_path), []).append((index, s))
     for section in sections:
         nodes = scopes[id(section)]
         old = [d for d in nodes if d.lname in OLD_ACCESS]
@@ -274,13 +279,10 @@ def mixed_access_control(model, rule, settings) -> Iterator[Finding]:
             continue
         if any(d.lname == "<requirenone" for d in new) or _requires_denial(new):
             continue
-        path = _dir_path(section)
-        vhost = _vhost_of(section)
-        for deny, deny_path in denying:
-            if deny is section or (_vhost_of(deny) not in (None, vhost)):
-                continue
-            if deny_path != "/" and (path is None or not _covers(deny_path, path)):
-                continue
+        if not denying:
+            continue
+        deny = _first_denial(denying, section, _dir_path(section), _vhost_of(section))
+        if deny is not None:
             yield rule.finding(
                 f"{new[0].name.lstrip('<')} here cannot grant access: the <Directory "
                 f"{deny.args[0]}> at {_label(deny)} still denies through mod_access_compat, "
@@ -288,7 +290,32 @@ def mixed_access_control(model, rule, settings) -> Iterator[Finding]:
                 "denial; under Satisfy All requests get 403 (AH01797)",
                 new[0],
             )
-            break
+
+
+def _first_denial(
+    denying: dict[tuple[Directive | None, str], list[tuple[int, Directive]]],
+    section: Directive,
+    path: str | None,
+    vhost: Directive | None,
+) -> Directive | None:
+    """The first denying <Directory> (in the order of `denying`) other than `section`, of
+    the server or of the section's virtual host, at `/` or at a directory that covers
+    `path`."""
+    dirs = ["/"]
+    if path is not None:
+        p = path.rstrip("/") or "/"
+        dirs.append(p)
+        dirs += [p[:i] for i, ch in enumerate(p) if ch == "/" and i > 0]
+    best: tuple[int, Directive] | None = None
+    for owner in (None, vhost) if vhost is not None else (None,):
+        for d in dict.fromkeys(dirs):
+            for item in denying.get((owner, d), ()):
+                if item[1] is section:
+                    continue
+                if best is None or item[0] < best[0]:
+                    best = item
+                break
+    return best[1] if best is not None else None
 
 
 def _requires_denial(new: list[Directive]) -> bool:
@@ -305,7 +332,7 @@ def _requires_denial(new: list[Directive]) -> bool:
 def name_virtual_host(model, rule, settings) -> Iterator[Finding]:
     if not _v24(model):
         return
-    for node, _ in named(model, "NameVirtualHost"):
+    for node in nodes_named(model, "NameVirtualHost"):
         yield rule.finding(
             "NameVirtualHost has no effect and will be removed in the next release: 2.4 "
             "makes every address shared by several virtual hosts name-based; delete it",
@@ -321,7 +348,7 @@ RENAMED = {"maxclients": "MaxRequestWorkers", "maxrequestsperchild": "MaxConnect
 def renamed_mpm_directive(model, rule, settings) -> Iterator[Finding]:
     if not _v24(model):
         return
-    for node, _ in named(model, *RENAMED):
+    for node in nodes_named(model, *RENAMED):
         new = RENAMED[node.lname]
         if new:
             yield rule.finding(
@@ -360,7 +387,7 @@ def _mutex_hint(node: Directive) -> str:
 def mutex_directive_removed(model, rule, settings) -> Iterator[Finding]:
     if not _v24(model):
         return
-    for node, _ in named(model, *MUTEX_REPLACED):
+    for node in nodes_named(model, *MUTEX_REPLACED):
         if node.lname in MUTEX_REPLACED:
             yield rule.finding(
                 f"Invalid command '{node.name}': 2.4 replaced it with the Mutex directive; "
@@ -375,7 +402,7 @@ def mutex_directive_removed(model, rule, settings) -> Iterator[Finding]:
 def rewrite_log_removed(model, rule, settings) -> Iterator[Finding]:
     if not _v24(model):
         return
-    for node, _ in named(model, *REWRITE_LOG):
+    for node in nodes_named(model, *REWRITE_LOG):
         level = ""
         if node.lname == "rewriteloglevel" and node.args and node.args[0].isdigit():
             n = int(node.args[0])
@@ -405,7 +432,7 @@ def _removed_names() -> tuple[str, ...]:
 def directive_removed(model, rule, settings) -> Iterator[Finding]:
     if not _v24(model):
         return
-    for node, _ in named(model, *_removed_names()):
+    for node in nodes_named(model, *_removed_names()):
         lname = node.lname
         hint = REMOVED_HINTS.get(lname, "delete it")
         yield rule.finding(
@@ -423,7 +450,7 @@ def directive_removed(model, rule, settings) -> Iterator[Finding]:
 def default_type_ignored(model, rule, settings) -> Iterator[Finding]:
     if not _v24(model):
         return
-    for node, _ in named(model, "DefaultType"):
+    for node in nodes_named(model, "DefaultType"):
         if not node.args:
             continue
         if node.args[0].lower() in ("none", "off"):
@@ -439,7 +466,7 @@ def default_type_ignored(model, rule, settings) -> Iterator[Finding]:
 
 @unique
 def keepalive_not_on_off(model, rule, settings) -> Iterator[Finding]:
-    for node, _ in named(model, "KeepAlive"):
+    for node in nodes_named(model, "KeepAlive"):
         if not node.args:
             continue
         value = node.args[0]
@@ -495,7 +522,14 @@ PIPED_LOG_DIRECTIVES = ("errorlog", "customlog", "transferlog", "globallog", "fo
 
 @unique
 def piped_log_shell(model, rule, settings) -> Iterator[Finding]:
-    for node, _ in named(model, *PIPED_LOG_DIRECTIVES):
+    by_name = context_pass(model).by_name
+    piped = []
+    for lname in PIPED_LOG_DIRECTIVES:
+        nodes = by_name.get(lname, ())
+        bars = map(operator.contains, map(RAW, nodes), itertools.repeat("|"))
+        piped += itertools.compress(nodes, bars)
+    piped.sort(key=file_line)  # reading order, as nodes_named gives several names
+    for node in piped:
         if not node.raw.lstrip("\"'").startswith("|") or not node.args:
             continue
         target = node.args[0]
@@ -587,7 +621,7 @@ def balancer_lbmethod_missing(model, rule, settings) -> Iterator[Finding]:
         return
     first_use: dict[str, Directive] = {}
     explicit: dict[str, tuple[str, Directive]] = {}
-    for node, _ in named(model, "BalancerMember", "ProxySet", "ProxyPass", "ProxyPassMatch"):
+    for node in nodes_named(model, "BalancerMember", "ProxySet", "ProxyPass", "ProxyPassMatch"):
         name = _balancer_of(node)
         if name is None:
             continue
