@@ -196,7 +196,8 @@ class Loader:
             self._add_module(ident, src, None)
         self.files: list[str] = []
         self._seen_files: set[str] = set()
-        self.stack: list[tuple[str, str, int]] = []  # (realpath, including file, line)
+        # (device and inode, including file, line) of each file being read
+        self.stack: list[tuple[tuple[int, int], str, int]] = []
         self.undefined: list[tuple[str, str, int]] = []
         self.exec_directives: list[Directive] = []
         self.notes: list[tuple[str, int, str]] = []
@@ -250,38 +251,41 @@ class Loader:
     # -- files -------------------------------------------------------------------------
 
     def read_file(self, path: str, origin: Directive | None, depth: int) -> list[Directive]:
-        real = os.path.realpath(path)
+        where = (origin.file, origin.line) if origin else (path, None)
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            message = f"Could not open configuration file {path}: {reason}"
+            raise ConfigError(message, *where) if origin else ConfigError(message) from None
+        # A file is itself by device and inode, whatever path or link names it.
+        identity = (st.st_dev, st.st_ino)
         for k, (seen, _, _) in enumerate(self.stack):
-            if seen == real:
+            if seen == identity:
                 # The Include lines from the first reading of this file to this one.
                 steps = [f"{f}:{n}" for _, f, n in self.stack[k + 1 :]]
                 if origin is not None:
                     steps.append(f"{origin.file}:{origin.line}")
                 chain = " -> ".join([*steps, path])
-                where = origin.file if origin else path
-                raise ConfigError(f"Include cycle: {chain}", where, origin.line if origin else None)
+                raise ConfigError(f"Include cycle: {chain}", *where)
         if len(self.stack) > MAX_INCLUDE_DEPTH:
+            raise ConfigError(f"Exceeded maximum include depth of {MAX_INCLUDE_DEPTH}", *where)
+        # httpd refuses anything but a regular file or /dev/null (AH00554), before it would
+        # block on a FIFO or read a device without end.
+        if path != "/dev/null" and not stat.S_ISREG(st.st_mode):
             raise ConfigError(
-                f"Exceeded maximum include depth of {MAX_INCLUDE_DEPTH}",
-                origin.file if origin else path,
-                origin.line if origin else None,
+                f"Access to file {path} denied by server: not a regular file",
+                *(where if origin else (None, None)),
             )
+        if self.bytes_read + st.st_size > self.opt.max_bytes:
+            raise ConfigError(f"configuration exceeds {self.opt.max_bytes} bytes", path)
         try:
-            # httpd refuses anything but a regular file or /dev/null (AH00554), before it
-            # would block on a FIFO or read a device without end.
-            if path != "/dev/null" and not stat.S_ISREG(os.stat(path).st_mode):
-                where = (origin.file, origin.line) if origin else (None, None)
-                raise ConfigError(
-                    f"Access to file {path} denied by server: not a regular file", *where
-                )
-            with open(path, "rb") as fh:
-                data = fh.read(self.opt.max_bytes - self.bytes_read + 1)
+            with open(path, "rb", buffering=0) as fh:
+                data = fh.readall()
         except OSError as exc:
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
             message = f"Could not open configuration file {path}: {reason}"
-            if origin is None:
-                raise ConfigError(message) from None
-            raise ConfigError(message, origin.file, origin.line) from None
+            raise ConfigError(message, *where) if origin else ConfigError(message) from None
         self.bytes_read += len(data)
         if self.bytes_read > self.opt.max_bytes:
             raise ConfigError(f"configuration exceeds {self.opt.max_bytes} bytes", path)
@@ -290,7 +294,7 @@ class Loader:
             self.files.append(path)
             if len(self.files) > self.opt.max_files:
                 raise ConfigError(f"configuration exceeds {self.opt.max_files} files", path)
-        self.stack.append((real, origin.file if origin else "", origin.line if origin else 0))
+        self.stack.append((identity, origin.file if origin else "", origin.line if origin else 0))
         try:
             reader = _reader(path, decode(data))
             try:
@@ -538,7 +542,7 @@ class Loader:
             with os.scandir(base) as it:
                 # Inside the path only directories go on; the type is the directory entry's
                 # (readdir's d_type), so a symbolic link to a directory is skipped as httpd does.
-                entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
+                entries = [(e.name, e.is_dir(follow_symlinks=False), e.is_symlink()) for e in it]
         except OSError as exc:
             if optional and exc.errno == errno.ENOENT:
                 return []
@@ -549,11 +553,15 @@ class Loader:
                 node.line,
             ) from None
         matches = []
-        for name, is_dir in entries:
+        plain_files = set()  # neither a directory nor a link: no need to stat them again
+        for name, is_dir, is_link in entries:
             if rest and not is_dir:
                 continue
             if fnmatch(head, name):
-                matches.append(os.path.join(base, name))
+                full = os.path.join(base, name)
+                matches.append(full)
+                if not is_dir and not is_link:
+                    plain_files.add(full)
         if not matches:
             if optional:
                 return []
@@ -567,6 +575,8 @@ class Loader:
         for full in sorted(matches, key=os.fsencode):
             if rest:
                 out.extend(self._glob(full, rest, optional, node))
+            elif full in plain_files:
+                out.append(full)
             else:
                 out.extend(self._no_glob(full, optional, node, 0))
         return out
