@@ -22,7 +22,7 @@ from .findings import RANK, SEVERITIES, Finding
 from .syntax import Directive
 
 REQUIRED = ("code", "name", "severity", "summary", "rationale", "fix", "bad", "good")
-OPTIONAL = ("references", "needs", "check", "match", "bad_line", "args")
+OPTIONAL = ("references", "needs", "check", "match")
 CATEGORIES = ("CAP", "SEC", "TLS", "COR", "LOG", "UPG")
 MATCH_KEYS = {
     "directive",
@@ -112,8 +112,6 @@ def parse_rule(path: Path) -> Rule:
         if need not in NEEDS and not need.startswith(("module:", "version:")):
             raise ConfigError(f"unknown need {need!r}", str(path))
     fields = {k: data[k] for k in REQUIRED + OPTIONAL if k in data}
-    fields.pop("bad_line", None)
-    fields.pop("args", None)
     return Rule(**fields, source=str(path), text=text)
 
 

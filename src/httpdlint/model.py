@@ -190,7 +190,7 @@ def detect_version(config: Config) -> str:
     return "2.4"
 
 
-def mpm_settings(config: Config, mpm_name: str, version: str) -> list:
+def mpm_settings(config: Config, mpm_name: str) -> list:
     """The MPM's directives at server level in reading order, as the MPM model wants them."""
     from .mpm import MPM_SETTINGS, Setting
 
@@ -231,7 +231,7 @@ def build(config: Config, version_source: str) -> Model:
             from .mpm import evaluate_mpm
         except ImportError:  # the MPM model ships with the same package; guard partial installs
             return model
-        model.mpm_settings = mpm_settings(config, mpm_name, config.version)
+        model.mpm_settings = mpm_settings(config, mpm_name)
         model.mpm = evaluate_mpm(mpm_name, config.version, model.mpm_settings)
     return model
 
