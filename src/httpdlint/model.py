@@ -68,16 +68,15 @@ class VirtualHost:
         lname = name.lower()
         return [d for d in walk(self.directives) if d.lname == lname]
 
-    @functools.cached_property
-    def _own(self) -> dict[str, Directive]:
-        index: dict[str, Directive] = {}
-        for d in self.directives:
-            index[d.lname] = d  # the last one wins, as for single-valued settings
-        return index
-
     def own(self, name: str) -> Directive | None:
         """The last occurrence directly in the virtual host (not inside a nested section)."""
-        return self._own.get(name.lower())
+        # Cached by hand: functools.cached_property takes a lock on first use (Python
+        # 3.11), which costs more than the lookup across ten thousand virtual hosts.
+        own = self.__dict__.get("_own")
+        if own is None:
+            # The last one wins, as for single-valued settings.
+            own = self._own = {d.lname: d for d in self.directives}
+        return own.get(name.lower())
 
 
 @dataclass
@@ -123,8 +122,13 @@ class Model:
     def _index(self) -> dict[str, list[Directive]]:
         # Built once: rules ask for directives by name many times over large trees.
         index: dict[str, list[Directive]] = {}
+        get = index.get
         for d in walk(self.config.tree):
-            index.setdefault(d.lname, []).append(d)
+            found = get(d.lname)
+            if found is None:
+                index[d.lname] = [d]
+            else:
+                found.append(d)
         return index
 
     def find(self, name: str) -> list[Directive]:
