@@ -34,6 +34,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from httpdlint.mpm import MPMS, VERSIONS
 from httpdlint.sizes import format_size
 
 __all__ = [
@@ -64,8 +65,6 @@ __all__ = [
     "mib",
 ]
 
-MPMS = ("prefork", "worker", "event")
-VERSIONS = ("2.2", "2.4")
 
 #: A child may grow by this fraction of its measured size before the sizing is wrong.
 DEFAULT_MARGIN = 0.10

@@ -212,6 +212,15 @@ class Directive:
     def __repr__(self) -> str:
         return f"Directive({self.name!r}, {self.raw!r}, {self.file!r}, {self.line})"
 
+    def vhost(self) -> Directive | None:
+        """The `<VirtualHost>` this node is inside, or None at server level."""
+        parent = self.parent
+        while parent is not None:
+            if parent.lname == "<virtualhost":
+                return parent
+            parent = parent.parent
+        return None
+
     @property
     def is_section(self) -> bool:
         return self.children is not None

@@ -21,15 +21,6 @@ from .correctness import RAW
 # -- where a node is --------------------------------------------------------------------
 
 
-def _vhost_of(node: Directive) -> Directive | None:
-    p = node.parent
-    while p is not None:
-        if p.lname == "<virtualhost":
-            return p
-        p = p.parent
-    return None
-
-
 def _where(node: Directive) -> str:
     if node.parent is None:
         return "at server level"
@@ -323,7 +314,7 @@ def url_verdict(model, section: Directive | None) -> str:
     own = access(section)
     if own is not None:
         return own
-    vhost = _vhost_of(section)
+    vhost = section.vhost()
     verdict = None
     if section.lname == "<location" and section.args and section.args[0] != "~":
         verdict = _url_chain(model, vhost, section.args[0])
@@ -558,12 +549,12 @@ def _is_root_raw(raw: str) -> bool:
 def root_directory_open(model, rule, settings) -> Iterator[Finding]:
     deny = "Require all denied" if model.version == "2.4" else "Order deny,allow + Deny from all"
     for section in _root_dirs(model):
-        if _vhost_of(section) is None:
+        if section.vhost() is None:
             continue
         if access(section) == "open":
             grant = _grant_node(section) or section
             yield rule.finding(
-                f"{_show(grant)} in <Directory /> of <{_vhost_of(section).section_label()}>: "
+                f"{_show(grant)} in <Directory /> of <{section.vhost().section_label()}>: "
                 f"the whole filesystem is open to any URL that maps to it; use {deny}",
                 grant,
             )
@@ -742,7 +733,7 @@ def ht_files_exposed(model, rule, settings) -> Iterator[Finding]:
     access_names = model.server_directive("AccessFileName")
     names = list(access_names.args) if access_names is not None else [".htaccess"]
     names = list(dict.fromkeys([*names, ".htpasswd"]))
-    server = [s for s in model.find("<Files") + model.find("<FilesMatch") if _vhost_of(s) is None]
+    server = [s for s in model.find("<Files") + model.find("<FilesMatch") if s.vhost() is None]
     if _protects(server, names):
         return
     vhosts = model.virtual_hosts()

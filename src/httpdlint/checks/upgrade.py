@@ -221,15 +221,6 @@ def _dir_path(section: Directive) -> str | None:
     return section.args[0].strip('"').rstrip("/") or "/"
 
 
-def _vhost_of(node: Directive) -> Directive | None:
-    parent = node.parent
-    while parent is not None:
-        if parent.lname == "<virtualhost":
-            return parent
-        parent = parent.parent
-    return None
-
-
 @unique
 def mixed_access_control(model, rule, settings) -> Iterator[Finding]:
     if not _v24(model):
@@ -252,7 +243,7 @@ def mixed_access_control(model, rule, settings) -> Iterator[Finding]:
         deny_path = _dir_path(s)
         if deny_path is None or _satisfy_any(scopes[id(s)]) or not _denies(scopes[id(s)]):
             continue
-        denying.setdefault((_vhost_of(s), deny_path), []).append((index, s))
+        denying.setdefault((s.vhost(), deny_path), []).append((index, s))
     for section in sections:
         nodes = scopes[id(section)]
         old = [d for d in nodes if d.lname in OLD_ACCESS]
@@ -281,7 +272,7 @@ def mixed_access_control(model, rule, settings) -> Iterator[Finding]:
             continue
         if not denying:
             continue
-        deny = _first_denial(denying, section, _dir_path(section), _vhost_of(section))
+        deny = _first_denial(denying, section, _dir_path(section), section.vhost())
         if deny is not None:
             yield rule.finding(
                 f"{new[0].name.lstrip('<')} here cannot grant access: the <Directory "
