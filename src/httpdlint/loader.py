@@ -369,11 +369,9 @@ class Loader:
                     name = name[:-1]
                 lname = name.lower() if fast else ascii_lower(name)
                 if lname in exec_names:
-                    handler = self._exec_handler(lname)
-                    if handler is not None:
-                        sub = self._execute(handler, reader, name, raw, path, lineno, lname, parent)
-                        if sub:
-                            target.extend(sub)
+                    sub = self._execute(reader, name, raw, path, lineno, lname, parent)
+                    if sub is not None:
+                        target.extend(sub)
                         continue
                 target.append(Directive(name, raw, path, lineno, None, None, parent, lname))
                 continue
@@ -385,11 +383,9 @@ class Loader:
                     raw = ">"
             lname = name.lower() if fast else ascii_lower(name)
             if lname in exec_names:
-                handler = self._exec_handler(lname)
-                if handler is not None:
-                    sub = self._execute(handler, reader, name, raw, path, lineno, lname, parent)
-                    if sub:
-                        target.extend(sub)
+                sub = self._execute(reader, name, raw, path, lineno, lname, parent)
+                if sub is not None:
+                    target.extend(sub)
                     continue
             if name[1:2] != "/":
                 node = Directive(name, raw, path, lineno, None, [], parent, lname)
@@ -433,7 +429,6 @@ class Loader:
 
     def _execute(
         self,
-        handler,
         reader: _Reader,
         name: str,
         raw: str,
@@ -441,9 +436,13 @@ class Loader:
         lineno: int,
         lname: str,
         parent: Directive | None,
-    ) -> list[Directive]:
+    ) -> list[Directive] | None:
         """Run a directive httpd executes while reading; what it yields (an Include's tree,
-        a true condition's contents) goes where the directive stood, under `parent`."""
+        a true condition's contents) goes where the directive stood, under `parent`. None
+        when httpd would not execute it here (its module is not loaded, or not in 2.2)."""
+        handler = self._exec_handler(lname)
+        if handler is None:
+            return None
         node = Directive(name, raw, path, lineno, lname=lname)
         self.exec_directives.append(node)
         sub = handler(reader, node) or []
