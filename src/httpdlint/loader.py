@@ -779,10 +779,14 @@ def _reader(path: str, text: str) -> _Reader:
     if joined or "\0" in text or len(text) > MAX_LINE:
         return _Reader(path, logical_lines(text), plain=plain)
     physical = text.split("\n")
-    space = " \t\n\v\f\r"
+    if plain:
+        # Python's whitespace is C's here (no \x1c-\x1f, no non-ASCII): the C-level strip.
+        stripped = map(str.strip, physical)
+    else:
+        stripped = (raw.strip(" \t\n\v\f\r") for raw in physical)
     kept = [
         (number, line)
-        for number, line in enumerate((raw.strip(space) for raw in physical), 1)
+        for number, line in enumerate(stripped, 1)
         if line and (line[0] != "#" or "httpdlint" in line)
     ]
     return _Reader(path, iter(kept), plain=plain)
