@@ -242,22 +242,17 @@ def test_fixture_tree(case: Case, apache2_bin: str, tmp_path: Path) -> None:
     compare(apache2_bin, root / case.main, root, case, env)
 
 
-def test_debian_stock(apache2_bin: str) -> None:
+def test_debian_stock(apache2_bin: str, debian_conf: Path) -> None:
     """/etc/apache2 in place, with the environment apache2ctl builds from envvars."""
-    conf = DEBIAN / "apache2.conf"
-    if not conf.is_file():
-        pytest.skip("no Debian configuration in /etc/apache2")
+    conf = debian_conf
     env = apache_env(DEBIAN / "envvars")
     compare(apache2_bin, conf, DEBIAN, Case("debian", str(conf)), env)
 
 
-def test_debian_stock_copy(apache2_bin: str, tmp_path: Path) -> None:
+def test_debian_stock_copy(apache2_bin: str, debian_conf: Path, tmp_path: Path) -> None:
     """The same configuration copied elsewhere: envvars and every path follow the copy."""
-    conf = DEBIAN / "apache2.conf"
-    if not conf.is_file():
-        pytest.skip("no Debian configuration in /etc/apache2")
     root = tmp_path / "apache2"
-    shutil.copytree(DEBIAN, root, symlinks=True)
+    shutil.copytree(debian_conf.parent, root, symlinks=True)
     # sites-enabled and mods-enabled hold absolute links into /etc/apache2; keep them pointing
     # into the copy so both readers see the copied files.
     for link in root.rglob("*"):
