@@ -58,30 +58,3 @@ def dump_includes(binary: str, conf: Path, server_root: Path, **kw) -> list[str]
     if not files:
         raise AssertionError(f"apache2 printed no includes: {res.stdout}\n{res.stderr}")
     return files
-
-
-def dump_config(
-    binary: str, conf: Path, server_root: Path, **kw
-) -> list[tuple[str, int, str, str]]:
-    """(file, line, name, argument text) of every node httpd keeps, via mod_info."""
-    pre = (f"LoadModule info_module {INFO_SO}",)
-    res = run_apache(binary, conf, server_root, "-t", "-D", "DUMP_CONFIG", pre=pre, **kw)
-    out: list[tuple[str, int, str, str]] = []
-    current = None
-    lineno = None
-    for line in res.stdout.splitlines():
-        if line.startswith("# In file: "):
-            current = line[len("# In file: ") :]
-            continue
-        m = re.match(r"^\s*#\s*(\d+):$", line)
-        if m:
-            lineno = int(m.group(1))
-            continue
-        if lineno is not None and current is not None:
-            text = line.lstrip(" ")
-            name, _, rest = text.partition(" ")
-            out.append((current, lineno, name, rest))
-            lineno = None
-    if res.returncode != 0 and "Syntax OK" not in res.stderr:
-        raise AssertionError(f"apache2 -t failed: {res.stderr}")
-    return out
