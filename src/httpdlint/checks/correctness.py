@@ -1990,15 +1990,7 @@ def mpm_count(model, rule, settings) -> Iterator[Finding]:
         for ident, node in model.config.modules.items()
         if ident.startswith("mpm_") and ident.endswith("_module")
     ]
-    if not loaded:
-        yield rule.finding(
-            "No MPM loaded: httpd 2.4 refuses to start (LoadModule mpm_event_module, "
-            "mpm_worker_module or mpm_prefork_module)",
-            file=model.config.root,
-            line=1,
-            httpd_code="AH00534",
-        )
-        return
+    # No MPM at all is CAP011's finding; reporting it here too would say it twice.
     for ident, node in loaded[1:]:
         first = loaded[0][0]
         where = {"at": node} if node is not None else {"file": model.config.root, "line": 1}
