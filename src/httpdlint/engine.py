@@ -12,13 +12,13 @@ import fnmatch
 import functools
 import gc
 import importlib
-import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
 from .findings import RANK, SEVERITIES, Finding
+from .project import TOMLDecodeError, parse_toml
 from .syntax import Directive
 
 REQUIRED = ("code", "name", "severity", "summary", "rationale", "fix", "bad", "good")
@@ -84,8 +84,8 @@ def rules_dir() -> Path:
 def parse_rule(path: Path) -> Rule:
     text = path.read_text(encoding="utf-8")
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = parse_toml(text)
+    except TOMLDecodeError as exc:
         raise ConfigError(f"invalid rule file: {exc}", str(path)) from None
     unknown = set(data) - set(REQUIRED) - set(OPTIONAL)
     if unknown:

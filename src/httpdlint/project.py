@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import tomllib
+import sys
 from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, published as tomli before it joined the stdlib
+    import tomli as tomllib
 
 from .errors import ConfigError
 from .findings import SEVERITIES
@@ -35,12 +40,20 @@ def find(start: Path) -> tuple[Path, dict] | None:
     return None
 
 
+def parse_toml(text: str):
+    """TOML text as a dict; raises TOMLDecodeError (the one reader for settings and rules)."""
+    return tomllib.loads(text)
+
+
+TOMLDecodeError = tomllib.TOMLDecodeError
+
+
 def _read(path: Path, keys: tuple[str, ...] | None) -> dict | None:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = parse_toml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read settings: {exc}", str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
+    except TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", str(path)) from None
     if keys:
         for key in keys:
