@@ -17,12 +17,14 @@ from httpdlint import capacity
 from httpdlint.capacity import (
     CapacityError,
     Sizing,
+    Term,
+    budget,
+    concurrency_notes,
     max_processes,
-    memory_at,
     per_process_cost,
-    predicted_httpd_memory,
-    processes_for_settings,
+    predicted,
     recommend,
+    worst_case,
 )
 from httpdlint.mpm import Setting, evaluate_mpm
 
@@ -36,6 +38,22 @@ children = st.integers(min_value=64 * 1024, max_value=8 * GIB)
 small = st.integers(min_value=0, max_value=64 * GIB)
 margins = st.floats(min_value=0.0, max_value=2.0, allow_nan=False)
 tpcs = st.integers(min_value=1, max_value=20000)
+terms = st.lists(
+    st.builds(
+        Term,
+        kind=st.sampled_from(["daemon", "pool"]),
+        name=st.sampled_from(["php-fpm www", "wsgi:app", "piped loggers"]),
+        count=st.integers(min_value=0, max_value=200),
+        each=st.integers(min_value=0, max_value=512 * MIB),
+        base=st.integers(min_value=0, max_value=256 * MIB),
+        threads=st.integers(min_value=1, max_value=32),
+    ),
+    max_size=3,
+)
+
+
+def memory_at(s: Sizing, processes: int) -> int:
+    return worst_case(s, processes).total
 
 
 @st.composite
@@ -52,6 +70,8 @@ def sizings(draw) -> Sizing:
         threads_per_child=draw(tpcs) if mpm != "prefork" else capacity.DEFAULT_THREADS_PER_CHILD,
         process_overhead=draw(st.integers(min_value=0, max_value=4 * MIB)),
         thread_overhead=draw(st.integers(min_value=0, max_value=1 * MIB)),
+        thread_user=draw(st.integers(min_value=0, max_value=64 * MIB)) if mpm != "prefork" else 0,
+        terms=tuple(draw(terms)),
         recycle=draw(st.booleans()),
     )
 
@@ -75,7 +95,7 @@ def adjustments(rec: capacity.Recommendation) -> list:
 
 def test_the_outage_story_1g_ram_25m_children() -> None:
     # 1 GiB, 200 MiB for the OS and the database, 25 MiB children, 10 % margin:
-    # (1024 - 200) / (25 x 1.1 + 0.25) = 824 / 27.75 = 29.69 -> 29, not httpd's default 256.
+    # (1024 - 200) / (25 x 1.1 + 0.125) = 824 / 27.625 = 29.83 -> 29, not httpd's default 256.
     rec = recommend(Sizing(ram=GIB, reserve=200 * MIB, shared=0, child=25 * MIB))
     assert rec.workers == 29
     assert rec.settings == {
@@ -86,7 +106,7 @@ def test_the_outage_story_1g_ram_25m_children() -> None:
         "MaxRequestWorkers": 29,
     }
     assert rec.steps[0] == "budget = RAM - reserve - shared = 1024 MiB - 200 MiB - 0 MiB = 824 MiB"
-    assert "floor(824 MiB / 27.75 MiB) = floor(29.69) = 29" in rec.steps[2]
+    assert "floor(824 MiB / 27.62 MiB) = floor(29.83) = 29" in rec.steps[2]
     # Without the reserve and margin, 1 GiB / 25 MiB children is the "around 32" of the story.
     bare = Sizing(ram=GIB, reserve=0, shared=0, child=25 * MIB, margin=0, process_overhead=0)
     assert recommend(bare).workers == 40  # 1024 / 25 = 40.96
@@ -175,26 +195,92 @@ def test_threads_per_child_beyond_thread_limit_max() -> None:
         )
 
 
-def test_predicted_httpd_memory() -> None:
-    assert predicted_httpd_memory(100 * MIB, 20 * MIB, 6) == 220 * MIB
+def test_worst_case_begins_with_the_children_and_adds_up() -> None:
+    s = Sizing(ram=GIB, reserve=128 * MIB, shared=0, child=25 * MIB, process_overhead=256 * 1024)
+    worst = worst_case(s, 256)
+    assert worst.parts[0] == "256 children x 25 MiB = 6400 MiB"
+    assert worst.parts[1:] == (
+        "0 MiB shared",
+        "64 MiB kernel",
+        "128 MiB reserve",
+        "640 MiB margin (10 %)",
+    )
+    assert worst.total == (6400 + 64 + 128 + 640) * MIB and not worst.fits
+    assert worst.text.endswith("= 7232 MiB")
 
 
-def test_processes_for_settings() -> None:
-    assert processes_for_settings("prefork", {"MaxRequestWorkers": 256}) == 256
-    assert processes_for_settings("prefork", {"MaxClients": 150}) == 150
-    assert (
-        processes_for_settings(
-            "event", {"MaxRequestWorkers": 400, "ThreadsPerChild": 25, "ServerLimit": 16}
-        )
-        == 16
+def test_threaded_child_grows_with_busy_threads() -> None:
+    s = Sizing(
+        ram=4 * GIB,
+        reserve=0,
+        shared=0,
+        child=40 * MIB,
+        margin=0,
+        mpm="worker",
+        threads_per_child=10,
+        thread_user=8 * MIB,
+        process_overhead=0,
+        thread_overhead=0,
     )
-    assert (
-        processes_for_settings(
-            "worker", {"MaxRequestWorkers": 410, "ThreadsPerChild": 25, "ServerLimit": 100}
-        )
-        == 17
+    assert per_process_cost(s) == 120 * MIB
+    assert worst_case(s, 2).parts[0] == "2 processes x (40 MiB + 10 threads x 8 MiB) = 240 MiB"
+    assert recommend(s).processes == 4096 // 120
+
+
+def test_daemons_and_pools_are_fixed_costs_before_the_workers() -> None:
+    pool = Term("pool", "php-fpm www", 8, 20 * MIB, 10 * MIB, 1, "pm.max_children")
+    wsgi = Term("daemon", "wsgi:app", 4, 45 * MIB, 0, 5, "processes=")
+    s = Sizing(
+        ram=GIB,
+        reserve=200 * MIB,
+        shared=20 * MIB,
+        child=5 * MIB,
+        margin=0,
+        mpm="event",
+        threads_per_child=25,
+        process_overhead=100 * 1024,
+        thread_overhead=0,
+        terms=(pool, wsgi),
     )
-    assert processes_for_settings("worker", {}) is None
+    fixed = 10 * MIB + 8 * (20 * MIB + 100 * 1024) + 4 * (45 * MIB + 100 * 1024)
+    assert budget(s) == GIB - 200 * MIB - 20 * MIB - fixed
+    rec = recommend(s)
+    assert rec.processes == budget(s) // (5 * MIB + 100 * 1024)
+    assert rec.pools == {"php-fpm www": {"pm.max_children": 8}}
+    assert (
+        "php-fpm www = pm.max_children 8 x (20 MiB x 1 + 0.1 MiB kernel) + 10 MiB shared"
+        in (rec.steps[0])
+    )
+    # The prediction: no margin and no reserve, the same terms.
+    assert predicted(s, 3) == 20 * MIB + fixed + 3 * (5 * MIB + 100 * 1024)
+
+
+def test_a_pool_that_leaves_no_room_is_lowered() -> None:
+    pool = Term("pool", "php-fpm www", 50, 20 * MIB, 0, 1, "pm.max_children")
+    s = Sizing(
+        ram=GIB,
+        reserve=200 * MIB,
+        shared=0,
+        child=20 * MIB,
+        margin=0,
+        process_overhead=0,
+        terms=(pool,),
+    )
+    rec = recommend(s)
+    lowered = rec.pools["php-fpm www"]["pm.max_children"]
+    assert lowered < 50 and rec.processes >= 1
+    assert memory_at(rec.sizing, rec.processes) <= GIB
+
+
+def test_concurrency_mismatch_in_both_directions() -> None:
+    pool = Term("pool", "php-fpm www", 8, 20 * MIB, 0, 1, "pm.max_children")
+    s = Sizing(ram=GIB, reserve=0, shared=0, child=MIB, mpm="event", terms=(pool,))
+    (above,) = concurrency_notes(s, 4450, "recommended")
+    assert "MaxRequestWorkers 4450 (recommended) sits in front of 8 backend slots" in above
+    assert concurrency_notes(s, 32, "recommended") == []
+    (below,) = concurrency_notes(s, 5, "now")
+    assert "below the 8 backend slots" in below
+    assert concurrency_notes(Sizing(ram=GIB, reserve=0, shared=0, child=MIB), 400, "x") == []
 
 
 # --------------------------------------------------------------------------- properties
@@ -230,14 +316,21 @@ def test_recommendation_fits_and_is_at_least_one(s: Sizing) -> None:
         rec = recommend(s)
     except CapacityError as exc:
         # Only when not even one child fits, and never as zero workers.
-        assert s.ram - s.reserve - s.shared < per_process_cost(s)
+        assert budget(rec_sizing(s)) < per_process_cost(s)
         assert "does not fit" in str(exc)
         return
     assert rec.processes >= 1
-    assert memory_at(s, rec.processes) <= s.ram
+    assert memory_at(rec.sizing, rec.processes) <= s.ram
     # The next child would not fit (unless httpd's compile-time limit stopped us first).
     if rec.processes < capacity.MAX_SERVER_LIMIT[s.mpm]:
-        assert memory_at(s, rec.processes + 1) > s.ram
+        assert memory_at(rec.sizing, rec.processes + 1) > s.ram
+
+
+def rec_sizing(s: Sizing) -> Sizing:
+    """The sizing after pools are lowered to leave room for one httpd process."""
+    from httpdlint.capacity import _fit_pools
+
+    return _fit_pools(s)
 
 
 @given(sizings())

@@ -19,9 +19,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from httpdlint import history, procfs
 from httpdlint import measure as m
 from httpdlint.cli_capacity import register
 from httpdlint.errors import ConfigError
+from httpdlint.measure_render import render_openmetrics, render_table
 
 MIB = 1024**2
 KB = 1024
@@ -59,17 +61,46 @@ class FakeProc:
         started: float = 0.0,
         rollup: bool = True,
         exe: str | None = None,
+        cpu: float = 10.0,
+        anon: int = 0,
+        shm: int = 0,
+        wchan: str = "hrtimer_nanosleep",
     ) -> None:
         d = self.root / str(pid)
         d.mkdir(exist_ok=True)
         if exe is not None:
             (d / "exe").symlink_to(exe)
-        ticks = int(started * os.sysconf("SC_CLK_TCK"))
+        tck = os.sysconf("SC_CLK_TCK")
+        ticks = int(started * tck)
         rss_pages = rss // os.sysconf("SC_PAGE_SIZE")
-        rest = ["S", str(ppid)] + ["0"] * 15 + [str(threads), "0", str(ticks), "0", str(rss_pages)]
-        rest += ["0"] * 20
+        rest = ["S", str(ppid)] + ["0"] * 9 + [str(int(cpu * tck)), "0"] + ["0"] * 4
+        rest += [str(threads), "0", str(ticks), "0", str(rss_pages)] + ["0"] * 20
         (d / "stat").write_text(f"{pid} ({name}) {' '.join(rest)}\n")
-        (d / "status").write_text(f"Name:\t{name}\nVmSwap:\t{swap // KB} kB\n")
+        (d / "status").write_text(
+            f"Name:\t{name}\nRssAnon:\t{anon // KB} kB\nVmPTE:\t100 kB\nVmSwap:\t{swap // KB} kB\n"
+        )
+        task = d / "task" / str(pid)
+        task.mkdir(parents=True, exist_ok=True)
+        (task / "wchan").write_text(wchan)
+        (d / "smaps").write_text(
+            "00400000-00500000 r-xp 00000000 08:01 1 /usr/sbin/apache2\n"
+            f"Rss:            {(rss - uss - shm) // KB} kB\n"
+            f"Pss:            {(pss - uss - shm) // KB} kB\n"
+            "Private_Clean:  0 kB\nPrivate_Dirty:  0 kB\nSwap:           0 kB\n"
+            "7f0000000000-7f0001000000 rw-p 00000000 00:00 0 \n"
+            f"Rss:            {uss // KB} kB\n"
+            f"Pss:            {uss // KB} kB\n"
+            f"Private_Clean:  {uss // 4 // KB} kB\n"
+            f"Private_Dirty:  {(uss - uss // 4) // KB} kB\n"
+            f"Swap:           {swap // KB} kB\n"
+            "7f1000000000-7f1001000000 rw-s 00000000 00:01 6 /dev/zero (deleted)\n"
+            f"Rss:            {shm // KB} kB\n"
+            f"Pss:            {shm // KB} kB\n"
+            "Private_Clean:  0 kB\n"
+            f"Private_Dirty:  {shm // KB} kB\n"
+            "Swap:           0 kB\n"
+            "VmFlags: rd wr sh mr mw me ms\n"
+        )
         if rollup:
             (d / "smaps_rollup").write_text(
                 "00400000-7fff00000000 ---p 00000000 00:00 0    [rollup]\n"
@@ -91,9 +122,9 @@ class FakeProc:
         (d / "cmdline").write_bytes(name.encode() + b"\0-k\0start\0" if rss else b"")
 
     def remove(self, pid: int) -> None:
-        for f in (self.root / str(pid)).iterdir():
-            f.unlink()
-        (self.root / str(pid)).rmdir()
+        import shutil
+
+        shutil.rmtree(self.root / str(pid))
 
 
 def _as_nobody(function, *args):
@@ -129,7 +160,10 @@ def _as_nobody(function, *args):
 def fake(tmp_path: Path) -> FakeProc:
     proc = FakeProc(tmp_path / "proc")
     proc.add(1, 0, "systemd", rss=8 * MIB, uss=3 * MIB, pss=4 * MIB, started=1)
-    proc.add(100, 1, "apache2", rss=100 * MIB, uss=2 * MIB, pss=20 * MIB, started=10)
+    proc.add(
+        100, 1, "apache2", rss=100 * MIB, uss=2 * MIB, pss=20 * MIB, started=10, anon=30 * MIB,
+        wchan="do_epoll_wait",
+    )  # fmt: skip
     for i, pid in enumerate((101, 102, 103)):
         proc.add(pid, 100, "apache2", rss=120 * MIB, uss=(20 + i) * MIB, pss=40 * MIB, started=20)
     proc.add(104, 100, "rotatelogs", rss=1 * MIB, uss=MIB // 2, pss=MIB // 2, started=20)
@@ -142,20 +176,41 @@ def fake(tmp_path: Path) -> FakeProc:
 
 
 def test_read_process_from_rollup(fake: FakeProc) -> None:
-    p = m.read_process(101, proc=fake.path)
+    p = procfs.read_process(101, proc=fake.path)
     assert p is not None and p.exact
     assert (p.pid, p.ppid, p.name, p.threads) == (101, 100, "apache2", 1)
-    assert (p.rss, p.uss, p.pss) == (120 * MIB, 20 * MIB, 40 * MIB)
-    assert p.age == pytest.approx(1000 - 20, abs=0.1)
+    assert (p.rss, p.uss, p.pss, p.private) == (120 * MIB, 20 * MIB, 40 * MIB, 20 * MIB)
+    assert p.age == pytest.approx(1000 - 20, abs=0.1) and p.cpu == pytest.approx(10)
+    assert p.busy is None  # only read in detail
+
+
+def test_read_process_in_detail_leaves_shared_memory_out_of_private(fake: FakeProc) -> None:
+    # A child that alone touched 8 MiB of opcache's shared mapping: USS counts them, the
+    # private memory does not; they are its shm (PSS), counted once for the tree.
+    fake.add(110, 100, "apache2", rss=40 * MIB, uss=12 * MIB, pss=30 * MIB, shm=8 * MIB)
+    p = procfs.read_process(110, proc=fake.path, detail=True)
+    assert p.uss == 20 * MIB and p.private == 12 * MIB and p.shm == 8 * MIB
+    assert p.pte == 100 * KB and p.busy == 1
+
+
+def test_busy_threads_by_where_they_wait(fake: FakeProc) -> None:
+    fake.add(120, 100, "apache2", threads=4)
+    task = fake.root / "120" / "task"
+    for tid, wchan in ((121, "futex_do_wait"), (122, "do_epoll_wait"), (123, "anon_pipe_read")):
+        (task / str(tid)).mkdir()
+        (task / str(tid) / "wchan").write_text(wchan)
+    assert procfs.busy_threads(120, fake.path) == 1  # the main task sleeps in a handler
+    (task / "120" / "wchan").write_text("inet_csk_accept")
+    assert procfs.busy_threads(120, fake.path) == 0
 
 
 def test_read_process_gone_is_none(fake: FakeProc) -> None:
-    assert m.read_process(99999, proc=fake.path) is None
+    assert procfs.read_process(99999, proc=fake.path) is None
 
 
 def test_comm_with_spaces_and_parentheses(fake: FakeProc) -> None:
     fake.add(400, 1, "a (b) c", rss=MIB)
-    assert m.read_process(400, proc=fake.path).name == "a (b) c"
+    assert procfs.read_process(400, proc=fake.path).name == "a (b) c"
 
 
 def test_mod_perl_renamed_comm(fake: FakeProc) -> None:
@@ -165,11 +220,11 @@ def test_mod_perl_renamed_comm(fake: FakeProc) -> None:
     fake.add(502, 1, "/usr/sbin/httpd", rss=MIB, exe="/usr/sbin/httpd")
     fake.add(503, 1, "/opt/x/bin/ngin", rss=MIB)
     # From the executable's link when readable, else from a cut name that begins an httpd name.
-    assert m.read_process(500, proc=fake.path).name == "apache2"
-    assert m.read_process(501, proc=fake.path).name == "apache2"
-    assert m.read_process(502, proc=fake.path).name == "httpd"
-    assert m.read_process(503, proc=fake.path).name == "ngin"
-    trees, _, _ = m.find_trees(m.read_processes([500, 501, 1], proc=fake.path), proc=fake.path)
+    assert procfs.read_process(500, proc=fake.path).name == "apache2"
+    assert procfs.read_process(501, proc=fake.path).name == "apache2"
+    assert procfs.read_process(502, proc=fake.path).name == "httpd"
+    assert procfs.read_process(503, proc=fake.path).name == "ngin"
+    trees, _, _ = m.find_trees(procfs.read_processes([500, 501, 1], proc=fake.path), proc=fake.path)
     assert [(t.parent.pid, [c.pid for c in t.children]) for t in trees] == [(500, [501])]
 
 
@@ -177,8 +232,8 @@ def test_permission_denied_falls_back_to_rss(fake: FakeProc, monkeypatch) -> Non
     def denied(pid: int, proc: str):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(m, "_read_rollup", denied)
-    p = m.read_process(101, proc=fake.path)
+    monkeypatch.setattr(procfs, "_read_rollup", denied)
+    p = procfs.read_process(101, proc=fake.path)
     assert p is not None and not p.exact
     assert p.uss == p.pss == p.rss == 120 * MIB
 
@@ -190,7 +245,7 @@ def test_real_permission_fallback_as_another_user() -> None:
     info = _as_nobody(m.read_process, os.getpid())
     assert info is not None and info.exact is False
     assert info.uss == info.pss == info.rss > 0
-    assert info.name == m.read_process(os.getpid()).name
+    assert info.name == procfs.read_process(os.getpid()).name
     warnings = _as_nobody(lambda: m._permission_warnings([info], []))
     assert warnings[0].code == "no-permission" and "uid 0" in warnings[0].message
 
@@ -213,7 +268,7 @@ def test_real_process_uss_grows_by_what_it_writes() -> None:
     try:
         assert base.stdout.readline().strip() == "ready"
         assert big.stdout.readline().strip() == "ready"
-        small_info, big_info = m.read_process(base.pid), m.read_process(big.pid)
+        small_info, big_info = procfs.read_process(base.pid), procfs.read_process(big.pid)
         assert small_info.exact and big_info.exact
         grown = big_info.uss - small_info.uss
         assert abs(grown - 48 * MIB) < 0.05 * 48 * MIB
@@ -225,7 +280,7 @@ def test_real_process_uss_grows_by_what_it_writes() -> None:
 
 
 def test_read_processes_of_this_machine_includes_self() -> None:
-    infos = {p.pid: p for p in m.read_processes()}
+    infos = {p.pid: p for p in procfs.read_processes()}
     me = infos[os.getpid()]
     assert me.rss > 0 and me.threads >= 1
 
@@ -234,26 +289,28 @@ def test_read_processes_of_this_machine_includes_self() -> None:
 
 
 def test_find_trees_by_discovery(fake: FakeProc) -> None:
-    result = m.measure(proc=fake.path, min_age=0)
+    result = m.measure(proc=fake.path, min_cpu=0)
     assert len(result.trees) == 1
     tree = result.tree
     assert tree.parent.pid == 100 and tree.parent.role == "parent"
     assert [c.pid for c in tree.children] == [101, 102, 103]
     assert {c.role for c in tree.children} == {"child"}
     assert tree.largest_child.pid == 103
-    assert tree.predicted_bytes() == 100 * MIB + 3 * 22 * MIB
-    assert tree.pss_total() == 20 * MIB + 3 * 40 * MIB
+    assert tree.shared == 30 * MIB  # the parent's anonymous memory
+    assert tree.pss_total() == 20 * MIB + 3 * 40 * MIB + MIB // 2
     assert tree.mpm == "prefork" and tree.interpreters == ["mod_perl.so"]
-    # Piped loggers and other services are "other"; kernel threads are left out.
+    assert tree.busy_seen is True
+    # A piped logger is part of the tree; other services and kernel threads are not.
+    assert [(p.pid, p.role) for p in tree.loggers] == [(104, "logger")]
     others = {p.pid: p for p in result.others}
-    assert set(others) == {1, 104, 200}
+    assert set(others) == {1, 200}
     assert result.others[0].name == "mysqld"
-    assert result.others_pss_bytes == 4 * MIB + MIB // 2 + 390 * MIB
+    assert result.others_pss_bytes == 4 * MIB + 390 * MIB
     assert not [w for w in result.warnings if w.code != "no-permission-others"]
 
 
 def test_given_pid_that_is_a_child_means_its_parent(fake: FakeProc) -> None:
-    result = m.measure([102], proc=fake.path, min_age=0)
+    result = m.measure([102], proc=fake.path, min_cpu=0)
     assert result.tree.parent.pid == 100
     assert any(w.code == "pid-is-child" for w in result.warnings)
 
@@ -263,17 +320,19 @@ def test_given_pid_not_running(fake: FakeProc) -> None:
         m.measure([4242], proc=fake.path)
 
 
-def test_several_servers_and_young_children(fake: FakeProc) -> None:
+def test_several_servers_and_children_that_served_nothing(fake: FakeProc) -> None:
     fake.add(600, 1, "httpd", rss=50 * MIB, started=995)
     for pid in (601, 602, 603, 604):
-        fake.add(pid, 600, "httpd", rss=60 * MIB, uss=5 * MIB, started=998)
-    result = m.measure(proc=fake.path, min_age=60)
+        # Old or young does not matter: no CPU used and not serving now.
+        fake.add(pid, 600, "httpd", rss=60 * MIB, uss=5 * MIB, cpu=0, wchan="inet_csk_accept")
+    result = m.measure(proc=fake.path)
     assert sorted(t.parent.pid for t in result.trees) == [100, 600]
     assert result.tree.parent.pid == 600  # most children
     codes = [w.code for w in result.warnings]
     assert "several-httpd" in codes
     young = [w for w in result.warnings if w.code == "young-children"]
     assert len(young) == 1 and "4 of 4 children of httpd 600" in young[0].message
+    assert "less than 0.05 s of CPU" in young[0].message
 
 
 def test_no_httpd(tmp_path: Path) -> None:
@@ -285,18 +344,19 @@ def test_no_httpd(tmp_path: Path) -> None:
 
 
 def test_permission_warning_names_the_owner(fake: FakeProc, monkeypatch) -> None:
-    real = m._read_rollup
+    for reader in ("_read_rollup", "_read_smaps"):
+        real = getattr(procfs, reader)
 
-    def denied_for_children(pid: int, proc: str):
-        if pid in (101, 102, 103):
-            raise PermissionError(13, "Permission denied")
-        return real(pid, proc)
+        def denied_for_children(pid: int, proc: str, real=real):
+            if pid in (101, 102, 103):
+                raise PermissionError(13, "Permission denied")
+            return real(pid, proc)
 
-    monkeypatch.setattr(m, "_read_rollup", denied_for_children)
-    result = m.measure(proc=fake.path, min_age=0)
+        monkeypatch.setattr(procfs, reader, denied_for_children)
+    result = m.measure(proc=fake.path, min_cpu=0)
     warning = next(w for w in result.warnings if w.code == "no-permission")
     assert "3 httpd process(es)" in warning.message and "RSS" in warning.message
-    assert result.tree.largest_child.uss == 120 * MIB  # RSS stands in, an overstatement
+    assert result.tree.largest_child.private == 120 * MIB  # RSS stands in, an overstatement
 
 
 def test_sample_keeps_the_largest_child_seen(fake: FakeProc) -> None:
@@ -315,14 +375,15 @@ def test_sample_keeps_the_largest_child_seen(fake: FakeProc) -> None:
         10,
         proc=fake.path,
         sleep=sleep,
-        min_age=0,
+        min_cpu=0,
         progress=lambda done, total: looks.append((done, total)),
     )
     assert looks == [(1, 3), (2, 3), (3, 3)]
     assert result.samples == 3
     tree = result.tree
     assert [c.pid for c in tree.children] == [102, 103]
-    assert tree.largest_child.pid == 101 and tree.largest_child.uss == 50 * MIB
+    assert tree.largest_child.pid == 101 and tree.largest_child.private == 50 * MIB
+    assert len(tree.observations) == 3 + 3 + 2  # every child at every look
 
 
 def test_parse_duration() -> None:
@@ -382,15 +443,15 @@ def _cgroups(tmp_path: Path, cgroup_line: str, files: dict[str, str]) -> tuple[s
 )
 def test_cgroup_limit(tmp_path: Path, line: str, files: dict, expected: int | None) -> None:
     root, proc = _cgroups(tmp_path, line, files)
-    assert m.cgroup_limit(42, root=root, proc=proc) == expected
+    assert procfs.cgroup_limit(42, root=root, proc=proc) == expected
 
 
 def test_ram_is_the_smaller_of_physical_and_cgroup(monkeypatch) -> None:
-    monkeypatch.setattr(m, "physical_memory", lambda: 8 * 1024 * MIB)
-    monkeypatch.setattr(m, "cgroup_limit", lambda pid="self": 1024 * MIB)
-    assert m.ram() == (1024 * MIB, 8 * 1024 * MIB, 1024 * MIB)
-    monkeypatch.setattr(m, "cgroup_limit", lambda pid="self": None)
-    assert m.ram() == (8 * 1024 * MIB, 8 * 1024 * MIB, None)
+    monkeypatch.setattr(procfs, "physical_memory", lambda: 8 * 1024 * MIB)
+    monkeypatch.setattr(procfs, "cgroup_limit", lambda pid="self": 1024 * MIB)
+    assert procfs.ram() == (1024 * MIB, 8 * 1024 * MIB, 1024 * MIB)
+    monkeypatch.setattr(procfs, "cgroup_limit", lambda pid="self": None)
+    assert procfs.ram() == (8 * 1024 * MIB, 8 * 1024 * MIB, None)
 
 
 # --------------------------------------------------------------------------- logs
@@ -426,13 +487,13 @@ KERNEL_LOG = "\n".join(
 
 
 def test_find_limit_hits() -> None:
-    hits = m.find_limit_hits(ERROR_LOG)
+    hits = history.find_limit_hits(ERROR_LOG)
     assert len(hits) == 4
     assert "AH00161" in hits[0] and "MaxClients" in hits[3]
 
 
 def test_find_oom_kills_only_httpd() -> None:
-    kills = m.find_oom_kills(KERNEL_LOG)
+    kills = history.find_oom_kills(KERNEL_LOG)
     assert [(pid, name) for pid, name, _ in kills] == [
         (4321, "apache2"),
         (4400, "httpd"),
@@ -443,25 +504,25 @@ def test_find_oom_kills_only_httpd() -> None:
 def test_error_log_warnings(tmp_path: Path) -> None:
     log = tmp_path / "error.log"
     log.write_text(ERROR_LOG)
-    warnings = m.error_log_warnings([str(log), str(tmp_path / "missing.log")])
+    warnings = history.error_log_warnings([str(log), str(tmp_path / "missing.log")])
     assert [w.code for w in warnings] == ["limit-reached"]
     assert "4 time(s)" in warnings[0].message and str(log) in warnings[0].message
 
 
 def test_kernel_log_warnings() -> None:
-    (warning,) = m.kernel_log_warnings(KERNEL_LOG)
+    (warning,) = history.kernel_log_warnings(KERNEL_LOG)
     assert warning.code == "oom-killed" and "3 time(s)" in warning.message
-    assert m.kernel_log_warnings("nothing here\n") == []
+    assert history.kernel_log_warnings("nothing here\n") == []
 
 
 def test_kernel_log_reading_never_raises() -> None:
-    assert isinstance(m.kernel_log_warnings(), list)
+    assert isinstance(history.kernel_log_warnings(), list)
 
 
 def test_open_error_logs_of_a_process(tmp_path: Path) -> None:
     log = tmp_path / "error.log"
     with open(log, "w"):
-        assert str(log) in m.open_error_logs(os.getpid())
+        assert str(log) in history.open_error_logs(os.getpid())
 
 
 # --------------------------------------------------------------------------- output
@@ -470,7 +531,7 @@ _SAMPLE = re.compile(r'^[a-z_:][a-z0-9_:]*(\{([a-z_]+="[^"\\]*(\\.[^"\\]*)*",?)*
 
 
 def test_openmetrics_is_well_formed(fake: FakeProc) -> None:
-    text = m.render_openmetrics(m.measure(proc=fake.path, min_age=0))
+    text = render_openmetrics(m.measure(proc=fake.path, min_cpu=0))
     lines = text.splitlines()
     assert lines[-1] == "# EOF" and text.endswith("\n")
     typed: set[str] = set()
@@ -486,13 +547,13 @@ def test_openmetrics_is_well_formed(fake: FakeProc) -> None:
             assert line.split("{")[0].split()[0] in typed
     assert 'httpdlint_httpd_children{parent_pid="100",name="apache2"} 3' in lines
     assert (
-        'httpdlint_httpd_largest_child_bytes{parent_pid="100",name="apache2",kind="uss"} '
+        'httpdlint_httpd_largest_child_bytes{parent_pid="100",name="apache2",kind="private"} '
         f"{22 * MIB}" in lines
     )
 
 
 def test_json_shape(fake: FakeProc) -> None:
-    data = m.measure(proc=fake.path, min_age=0).to_json()
+    data = m.measure(proc=fake.path, min_cpu=0).to_json()
     assert data["schema"] == 1 and data["ram_bytes"] > 0
     roles = {p["pid"]: p["role"] for p in data["processes"]}
     assert roles[100] == "parent" and roles[101] == "child" and roles[200] == "other"
@@ -502,9 +563,11 @@ def test_json_shape(fake: FakeProc) -> None:
 
 
 def test_table(fake: FakeProc) -> None:
-    text = m.render_table(m.measure(proc=fake.path, min_age=0))
+    text = render_table(m.measure(proc=fake.path, min_cpu=0))
     assert "httpd 100 (apache2, prefork, mod_perl.so): 3 children" in text
-    assert "parent RSS + 3 x largest child USS = 166 MiB" in text
+    assert "largest child: PID 103, private 22 MiB" in text
+    assert "shared (parent anonymous + shared memory, once) 30 MiB" in text
+    assert "1 piped loggers" in text
 
 
 # --------------------------------------------------------------------------- command line
@@ -529,7 +592,7 @@ def test_cli_pid_not_running_is_one_line_exit_2(cli: typer.Typer) -> None:
     [
         (["--format", "xml"], "unknown format 'xml'"),
         (["--duration", "ten"], "invalid duration 'ten'"),
-        (["--min-age", "soon"], "invalid duration 'soon'"),
+        (["--interval", "soon"], "invalid duration 'soon'"),
     ],
 )
 def test_cli_bad_input(cli: typer.Typer, args: list[str], message: str) -> None:
@@ -588,7 +651,7 @@ def test_cli_json_and_sampling(cli: typer.Typer) -> None:
     ],
 )
 def test_is_httpd_name(name: str, httpd: bool) -> None:
-    assert m.is_httpd_name(name) is httpd
+    assert procfs.is_httpd_name(name) is httpd
 
 
 def test_config_tests_are_not_servers(fake: FakeProc) -> None:
@@ -597,5 +660,5 @@ def test_config_tests_are_not_servers(fake: FakeProc) -> None:
     (fake.root / "100" / "cmdline").write_bytes(b"/usr/sbin/apache2\0-k\0start\0")
     fake.add(701, 1, "apache2", rss=0)
     (fake.root / "701" / "cmdline").write_bytes(b"")  # a zombie
-    result = m.measure(proc=fake.path, min_age=0)
+    result = m.measure(proc=fake.path, min_cpu=0)
     assert [t.parent.pid for t in result.trees] == [100]

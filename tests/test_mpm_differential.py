@@ -4,7 +4,7 @@ Each example writes a minimal configuration that loads one MPM, runs ``apache2 -
 (``-t`` only reads and checks, nothing binds; ``-e info`` makes the deprecation notes of
 MaxClients / MaxRequestsPerChild visible) and compares, in order, the AH codes httpd prints
 with the codes of the adjustments httpdlint reports, and the numbers in each message.
-The file also holds the pure unit tests of mpm.py's 2.4 side and of overcommit().
+The file also holds the pure unit tests of mpm.py's 2.4 side.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from httpdlint.mpm import (
     canonical,
     compiled_defaults,
     evaluate_mpm,
-    overcommit,
     settings_for,
 )
 
@@ -434,25 +433,3 @@ def test_unknown_directive_for_the_mpm_is_fatal() -> None:
     )
     (adj,) = result.adjustments
     assert adj.fatal and adj.code == "AH00526" and adj.line == 4
-
-
-def test_overcommit_outage_numbers() -> None:
-    # The outage: a stock prefork (MaxRequestWorkers 256) with 25 MiB children on 1 GiB.
-    result = evaluate_mpm("prefork", "2.4", [])
-    worst, text = overcommit(result, GIB, 25 * MIB)
-    assert worst == 256 * 25 * MIB
-    assert text == "256 children x 25 MiB + 0 MiB shared = 6400 MiB > 1024 MiB RAM"
-    assert overcommit(result, 8 * GIB, 25 * MIB) is None
-    assert overcommit(result, 6400 * MIB, 25 * MIB) is None  # exactly fits
-    _, text = overcommit(result, GIB, 3 * MIB, 512 * MIB)
-    assert text == "256 children x 3 MiB + 512 MiB shared = 1280 MiB > 1024 MiB RAM"
-
-
-def test_overcommit_threaded_counts_processes() -> None:
-    result = evaluate_mpm("event", "2.4", [Setting("MaxRequestWorkers", ("150",))])
-    assert result.processes_needed() == 6
-    worst, text = overcommit(result, 512 * MIB, 100 * MIB, 10 * MIB)
-    assert worst == 610 * MIB
-    assert text == "6 children x 100 MiB + 10 MiB shared = 610 MiB > 512 MiB RAM"
-    with pytest.raises(ValueError):
-        overcommit(result, -1, 1)

@@ -15,10 +15,15 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from httpdlint import suggest as sg
-from httpdlint.cli_capacity import parse_margin, register
+from httpdlint.cli_capacity import register
+from httpdlint.cli_options import parse_margin
 from httpdlint.errors import ConfigError
-from httpdlint.measure import HttpdTree, Measurement, Notice, ProcessInfo
+from httpdlint.inputs import SizingOptions
+from httpdlint.measure import HttpdTree, Measurement, Notice, Observation
+from httpdlint.model import load_model
 from httpdlint.mpm import Setting, evaluate_mpm
+from httpdlint.output import atomic_write
+from httpdlint.procfs import ProcessInfo
 
 MIB = 1024**2
 GIB = 1024**3
@@ -26,24 +31,33 @@ GIB = 1024**3
 README_ARGS = ["suggest", "--ram", "1G", "--child-size", "25M", "--reserve", "200M"]
 
 
-def given_all(**overrides) -> sg.SuggestOptions:
-    """Everything given, nothing measured, no logs read: a pure run."""
-    base = dict(ram=GIB, child=25 * MIB, shared=0, reserve=200 * MIB, live=False, logs=False)
+def given_all(**overrides) -> SizingOptions:
+    """Everything given, nothing measured: a pure run."""
+    base = dict(ram=GIB, child=25 * MIB, shared=0, reserve=200 * MIB, live=False)
     base.update(overrides)
-    return sg.SuggestOptions(**base)
+    return SizingOptions(**base)
 
 
-def proc(pid: int, ppid: int, role: str, *, rss: int, uss: int, pss: int, age=600.0):
-    return ProcessInfo(pid, ppid, "apache2", rss, uss, pss, 0, 1, 33, age, True, role)
+def suggest(opts: SizingOptions, model=None, measured=None) -> sg.Suggestion:
+    return sg.suggest(model, opts, measured=measured, logs=False)
 
 
-def measurement(*, libraries=("mod_mpm_prefork.so", "mod_perl.so")) -> Measurement:
-    parent = proc(100, 1, "parent", rss=80 * MIB, uss=2 * MIB, pss=20 * MIB)
+def proc(pid: int, ppid: int, role: str, *, rss: int, uss: int, pss: int, busy=1, cpu=30.0):
+    return ProcessInfo(
+        pid, ppid, "apache2", rss, uss, pss, 0, 1, 33, 600.0, True, role,
+        private=uss, anon=rss // 2 if role == "parent" else 0, pte=100 * 1024, cpu=cpu,
+        busy=busy,
+    )  # fmt: skip
+
+
+def measurement(*, libraries=("mod_mpm_prefork.so", "mod_perl.so"), busy=1) -> Measurement:
+    parent = proc(100, 1, "parent", rss=80 * MIB, uss=2 * MIB, pss=20 * MIB, busy=0)
     kids = [
-        proc(101 + i, 100, "child", rss=100 * MIB, uss=(18 + i) * MIB, pss=30 * MIB)
+        proc(101 + i, 100, "child", rss=100 * MIB, uss=(18 + i) * MIB, pss=30 * MIB, busy=busy)
         for i in range(4)
     ]
     tree = HttpdTree(parent, kids, libraries=list(libraries))
+    tree.observations = [Observation(k.pid, k.busy, k.private) for k in kids]
     mysqld = ProcessInfo(200, 1, "mysqld", 400 * MIB, 390 * MIB, 395 * MIB, 0, 30, 0, 9e3)
     return Measurement(
         ram_bytes=2 * GIB,
@@ -71,7 +85,7 @@ def cli() -> typer.Typer:
 
 
 def test_the_readme_example() -> None:
-    result = sg.suggest(given_all())
+    result = suggest(given_all())
     assert result.recommendation.workers == 29
     assert {k: v.source for k, v in result.inputs.items()} == {
         "ram": "given",
@@ -82,16 +96,22 @@ def test_the_readme_example() -> None:
         "mpm": "assumed",
         "version": "assumed",
         "threads_per_child": "default",
+        "thread_user": "default",
         "thread_overhead": "default",
         "process_overhead": "default",
         "recycle": "default",
+        "terms": "default",
     }
     text = sg.render(result, "text")
     assert "    MaxRequestWorkers      29\n" in text
-    assert "  RAM                 1024 MiB  given\n" in text
-    assert "MaxRequestWorkers = floor(824 MiB / 27.75 MiB) = floor(29.69) = 29" in text
-    # httpd's default, compared: 256 children of 27.75 MiB on 1 GiB.
-    assert "now MaxRequestWorkers 256 by default: worst case 7304 MiB on 1024 MiB RAM" in text
+    assert "  RAM                  1024 MiB  given\n" in text
+    assert "MaxRequestWorkers = floor(824 MiB / 27.62 MiB) = floor(29.83) = 29" in text
+    # httpd's default, compared: 256 children of 27.62 MiB on 1 GiB.
+    assert (
+        "now MaxRequestWorkers 256 by default: worst case 256 children x 25 MiB = 6400 MiB + "
+        "0 MiB shared + 32 MiB kernel + 200 MiB reserve + 640 MiB margin (10 %) = 7272 MiB on "
+        "1024 MiB RAM (7.1x RAM); recommended 29"
+    ) in text
 
 
 def test_cli_readme_example_without_httpd(cli: typer.Typer) -> None:
@@ -99,16 +119,16 @@ def test_cli_readme_example_without_httpd(cli: typer.Typer) -> None:
     result = CliRunner().invoke(cli, [*README_ARGS, "--shared", "0", "--no-logs"])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("Recommended for prefork on Apache 2.4:\n")
-    assert "MaxRequestWorkers      29" in result.stdout
+    assert re.search(r"\n    MaxRequestWorkers +29\n", result.stdout)
 
 
 def test_json_shape() -> None:
-    data = sg.suggest(given_all()).to_json()
+    data = suggest(given_all()).to_json()
     assert data["schema"] == 1
     assert data["mpm"] == "prefork" and data["apache_version"] == "2.4"
     assert data["ram_bytes"] == GIB and data["reserved_bytes"] == 200 * MIB
     assert data["shared_bytes"] == 0 and data["child_bytes"] == 25 * MIB
-    assert data["margin"] == 0.1 and data["source"] == "given"
+    assert data["margin"] == 0.1 and data["source"] == "given" and data["sizing"] == "given-ram"
     assert data["recommended"]["MaxRequestWorkers"] == 29
     assert data["recommended"]["ServerLimit"] == 29
     assert data["current"]["MaxRequestWorkers"] == 256 and data["current_source"] == "default"
@@ -120,7 +140,7 @@ def test_json_shape() -> None:
 
 
 def test_apache_22_uses_maxclients() -> None:
-    result = sg.suggest(given_all(apache_version="2.2", mpm="prefork"))
+    result = suggest(given_all(apache_version="2.2", mpm="prefork"))
     data = result.to_json()
     assert "MaxClients" in data["recommended"] and "MaxRequestWorkers" not in data["recommended"]
     conf = sg.render(result, "conf")
@@ -139,7 +159,7 @@ def test_apache_22_uses_maxclients() -> None:
     ],
 )
 def test_conf_snippet_is_accepted_as_is(mpm: str, version: str, module: str) -> None:
-    result = sg.suggest(given_all(mpm=mpm, apache_version=version, ram=8 * GIB))
+    result = suggest(given_all(mpm=mpm, apache_version=version, ram=8 * GIB))
     conf = sg.render(result, "conf")
     lines = conf.splitlines()
     assert f"<IfModule {module}>" in lines and lines[-1] == "</IfModule>"
@@ -154,7 +174,7 @@ def test_conf_snippet_is_accepted_as_is(mpm: str, version: str, module: str) -> 
 
 
 def test_html_is_self_contained_with_chart() -> None:
-    html = sg.render(sg.suggest(given_all()), "html")
+    html = sg.render(suggest(given_all()), "html")
     assert html.startswith("<!DOCTYPE html>") and "</html>" in html
     assert "<svg" in html and "<polyline" in html
     assert "RAM 1024 MiB" in html
@@ -163,26 +183,26 @@ def test_html_is_self_contained_with_chart() -> None:
 
 
 def test_html_escapes() -> None:
-    result = sg.suggest(given_all())
+    result = suggest(given_all())
     result.warnings.append(Notice("x", "<script>alert(1)</script>"))
     html = sg.render(result, "html")
     assert "<script>" not in html and "&lt;script&gt;" in html
 
 
 def test_threaded_uses_threads_per_child_and_thread_overhead() -> None:
-    result = sg.suggest(
+    result = suggest(
         given_all(mpm="event", ram=4 * GIB, threads_per_child=50, thread_overhead=128 * 1024)
     )
     r = result.recommendation
     assert r.settings["ThreadsPerChild"] == 50
     assert r.settings["MaxRequestWorkers"] == 50 * r.settings["ServerLimit"]
-    assert r.per_process_cost == round(25 * MIB * 1.1) + 256 * 1024 + 51 * 128 * 1024
+    assert r.per_process_cost == round(25 * MIB * 1.1) + 128 * 1024 + 51 * 128 * 1024
     assert result.inputs["threads_per_child"].source == "given"
 
 
 def test_child_larger_than_budget_is_one_line_error(cli: typer.Typer) -> None:
     with pytest.raises(ConfigError, match="does not fit"):
-        sg.suggest(given_all(child=2 * GIB))
+        suggest(given_all(child=2 * GIB))
     result = CliRunner().invoke(
         cli,
         [
@@ -224,7 +244,7 @@ def test_cli_bad_input_is_one_line_exit_2(cli: typer.Typer, args: list[str], mes
 def test_no_httpd_and_no_child_size() -> None:
     empty = Measurement(GIB, GIB, None, [], [], 0)
     with pytest.raises(ConfigError, match="give --child-size"):
-        sg.suggest(given_all(child=None), measured=empty)
+        suggest(given_all(child=None), measured=empty)
 
 
 @pytest.mark.parametrize(
@@ -238,13 +258,14 @@ def test_parse_margin(text: str, value: float) -> None:
 
 
 def test_measured_inputs_flow_through() -> None:
-    result = sg.suggest(sg.SuggestOptions(live=False, logs=False), measured=measurement())
+    result = suggest(SizingOptions(live=False), measured=measurement())
     s = result.sizing
     assert s.ram == 2 * GIB  # the cgroup limit, below physical memory
-    assert s.child == 21 * MIB  # the largest child's USS
-    assert s.shared == 80 * MIB  # the parent's RSS, once
+    assert s.child == 21 * MIB  # the largest child's private memory
+    assert s.shared == 40 * MIB  # the parent's anonymous memory, once
     assert s.reserve == 450 * MIB  # every other process's PSS
     assert s.mpm == "prefork" and s.recycle
+    assert s.process_overhead == 64 * 1024 + 100 * 1024  # calibrated + measured page tables
     sources = {k: v.source for k, v in result.inputs.items()}
     assert sources["ram"] == sources["child"] == sources["shared"] == "measured"
     assert sources["reserve"] == sources["mpm"] == sources["recycle"] == "measured"
@@ -252,26 +273,51 @@ def test_measured_inputs_flow_through() -> None:
     assert "PID 104" in result.inputs["child"].note
     assert result.recommendation.settings["MaxConnectionsPerChild"] > 0
     data = result.to_json()
-    assert data["source"] == "measured"
-    assert data["running"]["predicted_bytes"] == 80 * MIB + 4 * 21 * MIB
+    assert data["source"] == "measured" and data["sizing"] == "this-machine"
+    kernel = 64 * 1024 + 100 * 1024
+    assert data["running"]["predicted_bytes"] == 40 * MIB + 4 * (21 * MIB + kernel)
     assert data["running"]["pss_total_bytes"] == 20 * MIB + 4 * 30 * MIB
     text = sg.render(result, "text")
-    assert "running now: 4 children: parent RSS + 4 x child USS" in text
+    assert "running now: 4 children: predicted" in text
     # Only the warnings that concern numbers in use.
     assert [w.code for w in result.warnings] == ["young-children", "no-permission-others"]
 
 
-def test_given_reserve_drops_the_others_permission_warning() -> None:
-    result = sg.suggest(
-        sg.SuggestOptions(reserve=100 * MIB, live=False, logs=False), measured=measurement()
+def test_children_between_requests_are_declined_with_the_command_to_run() -> None:
+    result = suggest(SizingOptions(live=False), measured=measurement(busy=0))
+    assert result.recommendation is None
+    data = result.to_json()
+    assert data["recommended"] is None and "--duration" in data["declined"]
+    assert data["child_bytes"] == 21 * MIB  # the measured inputs are still shown
+    text = sg.render(result, "text")
+    assert text.startswith("No recommendation for prefork") and "--duration" in text
+    with pytest.raises(ConfigError, match="no recommendation"):
+        sg.render(result, "conf")
+    # Without an interpreter in the children a look between requests is their size.
+    static = suggest(
+        SizingOptions(live=False), measured=measurement(libraries=("mod_mpm_prefork.so",), busy=0)
     )
+    assert static.recommendation is not None
+
+
+def test_given_reserve_drops_the_others_permission_warning() -> None:
+    result = suggest(SizingOptions(reserve=100 * MIB, live=False), measured=measurement())
     assert [w.code for w in result.warnings] == ["young-children"]
     assert result.inputs["reserve"].source == "given"
 
 
+def test_given_ram_leaves_this_machines_processes_out() -> None:
+    # --ram names the machine being sized: the reserve is the documented default, not the
+    # 450 MiB other processes hold here; the children are still measured here.
+    result = suggest(SizingOptions(ram=GIB, live=False), measured=measurement())
+    assert result.gathered.mode == "given-ram"
+    assert result.sizing.reserve == 128 * MIB and result.inputs["reserve"].source == "default"
+    assert result.sizing.child == 21 * MIB and result.inputs["child"].source == "measured"
+
+
 def test_measured_event_mpm() -> None:
-    result = sg.suggest(
-        sg.SuggestOptions(live=False, logs=False),
+    result = suggest(
+        SizingOptions(live=False),
         measured=measurement(libraries=("mod_mpm_event.so",)),
     )
     assert result.sizing.mpm == "event" and not result.sizing.recycle
@@ -293,18 +339,17 @@ def test_configuration_supplies_mpm_current_settings_and_modules(tmp_path: Path)
         "    MaxRequestWorkers 800\n"
         "</IfModule>\n"
     )
-    result = sg.suggest(
-        given_all(config=str(conf), ram=4 * GIB, shared=50 * MIB, reserve=500 * MIB)
+    result = suggest(
+        given_all(ram=4 * GIB, shared=50 * MIB, reserve=500 * MIB), model=load_model(str(conf))
     )
     assert result.sizing.mpm == "event" and result.inputs["mpm"].source == "config"
     assert result.sizing.threads_per_child == 32
     assert result.inputs["threads_per_child"].source == "config"
     assert result.sizing.recycle and "perl_module" in result.inputs["recycle"].note
-    assert result.current["MaxRequestWorkers"] == 800 and result.current_source == "config"
+    assert result.current["MaxRequestWorkers"] == 800
+    assert result.gathered.current_source == "config"
     assert result.current_processes == 25
-    assert "now MaxRequestWorkers 800 (25 processes) in the configuration" in sg.render(
-        result, "text"
-    )
+    assert "now MaxRequestWorkers 800 (25 processes) in the config" in sg.render(result, "text")
 
 
 # --------------------------------------------------------------------------- writing
@@ -315,7 +360,7 @@ def test_write_atomic_replaces_whole_file_with_readable_mode(tmp_path: Path) -> 
     out.write_text("old")
     old_umask = os.umask(0o022)
     try:
-        sg.write_atomic(str(out), "new\n")
+        atomic_write(str(out), "new\n")
     finally:
         os.umask(old_umask)
     assert out.read_text() == "new\n"
@@ -332,7 +377,7 @@ def test_write_atomic_failure_leaves_old_file_and_no_temp(tmp_path: Path, monkey
 
     monkeypatch.setattr(os, "replace", broken)
     with pytest.raises(ConfigError, match="No space left on device"):
-        sg.write_atomic(str(out), "new")
+        atomic_write(str(out), "new")
     assert out.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["mpm.conf"]
 
@@ -375,7 +420,7 @@ def test_suggest_recommends_or_refuses_never_zero(
         threads_per_child=tpc,
     )
     try:
-        result = sg.suggest(opts)
+        result = suggest(opts)
     except ConfigError as exc:
         assert "does not fit" in str(exc)
         return
@@ -414,4 +459,4 @@ def test_suggest_on_the_outage_example_says_the_limit_is_a_default() -> None:
     assert res.returncode == 0, res.stderr
     assert "MaxClients 256 by default" in res.stdout
     assert "MaxRequestsPerChild" in res.stdout  # mod_perl is loaded: children are recycled
-    assert "MaxClients = floor(824 MiB / 27.75 MiB) = floor(29.69) = 29" in res.stdout
+    assert "MaxClients = floor(824 MiB / 27.62 MiB) = floor(29.83) = 29" in res.stdout

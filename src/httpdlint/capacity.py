@@ -1,94 +1,111 @@
 """The capacity model: how many httpd workers fit in memory. Pure arithmetic, no I/O.
 
 Everything here is a function of numbers handed in (measure.py reads the live system,
-suggest.py decides what was given and what measured), so the properties that matter can be
-checked with hypothesis: more RAM never means fewer workers, a larger child never means more,
-and a recommendation is a set of directives httpd accepts without adjusting any of them.
+inputs.py decides what was given, read from the configuration or measured), so the properties
+that matter can be checked with hypothesis: more RAM never means fewer workers, a larger child
+never means more, and a recommendation is a set of directives httpd accepts as written. The
+lint rule CAP009 and `httpdlint suggest` both call `worst_case` and `recommend`: there is one
+formula.
 
-The model (see DESIGN.md, "Capacity model"):
+The whole stack shares the machine (DESIGN.md, "Capacity model"):
 
-    budget       = RAM - reserve - shared
-    child charge = round(child x (1 + margin))
-    per process  = child charge + process overhead [+ (ThreadsPerChild + 1) x thread overhead]
-    processes    = floor(budget / per process)
+    RAM >= reserve + shared + daemons + pools + processes x per process
 
-* `child` is the private memory (USS) of the largest child after it has served traffic.
-* `shared` is what all children share, counted once: the parent's resident memory.
-* `reserve` is everything else on the machine: the OS and other services.
-* `margin` multiplies the child only: a child may grow by `margin` (10 % by default) before
-  the sizing is wrong. It does not multiply the shared memory, which does not grow with the
-  number of children, nor the kernel's per-process cost, which is a known constant.
-* `process overhead` is kernel memory a child costs that USS does not show (page tables,
-  task struct, kernel stack): about 0.25 MiB per prefork child, as measured (DESIGN.md).
-* `thread overhead` is the same for each extra thread of a threaded MPM child (ThreadsPerChild
-  workers plus the listener; the main thread is in the process overhead).
+* `reserve`: the OS and other services.
+* `shared`: what all MPM children share, counted once: the parent's anonymous memory (its
+  copy-on-write pages) and shared memory such as opcache or the scoreboard.
+* `daemons`: application processes under httpd whose number is fixed by their own settings
+  (mod_wsgi daemon mode, mod_cgid, mod_fcgid), and `pools`: backends the configuration proxies
+  to (a PHP-FPM pool at pm.max_children). Each is a `Term`: count x (each with margin + kernel)
+  plus what its processes share once (a PHP-FPM master).
+* per process = (child + ThreadsPerChild x per busy thread) x (1 + margin) + kernel, where
+  `child` is a child's private memory while it serves, `per busy thread` the user memory each
+  busy thread adds (threaded Perl clones an interpreter per busy thread), and kernel is
+  process overhead + (ThreadsPerChild + 1) x thread overhead: page tables, kernel stacks and
+  task structures that no user-space figure shows.
 
+`margin` multiplies what a process may grow (child, per busy thread, a daemon or pool worker),
+never shared memory or the kernel's cost, which do not grow with a request.
+
+Order of the budget: fixed costs first, then each pool at its configured size (lowered only
+when it leaves no room for a single httpd process), then httpd's workers get the remainder.
 Prefork: MaxRequestWorkers = processes. Worker/event: ServerLimit = processes and
 MaxRequestWorkers = processes x ThreadsPerChild. Apache 2.2 names MaxRequestWorkers
-MaxClients and MaxConnectionsPerChild MaxRequestsPerChild.
+MaxClients and MaxConnectionsPerChild MaxRequestsPerChild (mpm.py owns the names).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from httpdlint.mpm import MPMS, VERSIONS
+from httpdlint.mpm import (
+    DEFAULT_THREAD_LIMIT,
+    DEFAULT_THREADS_PER_CHILD,
+    MAX_SERVER_LIMIT,
+    MAX_THREAD_LIMIT,
+    MPMS,
+    VERSIONS,
+    recycle_directive,
+    workers_directive,
+)
 from httpdlint.sizes import format_size
 
 __all__ = [
-    "MPMS",
-    "VERSIONS",
     "DEFAULT_MARGIN",
     "PROCESS_OVERHEAD",
+    "PAGE_TABLES",
     "THREAD_OVERHEAD",
-    "DEFAULT_THREADS_PER_CHILD",
-    "DEFAULT_THREAD_LIMIT",
-    "MAX_SERVER_LIMIT",
-    "MAX_THREAD_LIMIT",
+    "CONCURRENCY_FACTOR",
     "RECYCLE_PREFORK",
     "RECYCLE_THREADED",
     "CapacityError",
+    "Term",
     "Sizing",
+    "Worst",
     "Recommendation",
-    "workers_directive",
-    "recycle_directive",
+    "default_reserve",
     "child_charge",
     "per_process_cost",
+    "term_cost",
     "budget",
     "max_processes",
+    "worst_case",
+    "predicted",
     "recommend",
-    "memory_at",
-    "predicted_httpd_memory",
-    "processes_for_settings",
+    "concurrency_notes",
     "mib",
 ]
 
 
-#: A child may grow by this fraction of its measured size before the sizing is wrong.
+#: A process may grow by this fraction of its measured size before the sizing is wrong.
 DEFAULT_MARGIN = 0.10
 
-#: Kernel memory per child that USS does not show (page tables, task_struct, kernel stack).
-#: DESIGN.md: "a prefork child also costs about 0.25 MB of kernel memory that USS does not show".
-PROCESS_OVERHEAD = 256 * 1024
+#: Kernel memory per process that no user-space figure shows, page tables apart: task_struct,
+#: kernel stack, file table, signal and mm structures. benchmarks/calibrate_kernel.py measured
+#: 118 KiB per idle prefork child in a memory cgroup, 56 KiB of it page tables (VmPTE); the
+#: rest, rounded up, is this. Page tables grow with a process's mappings, so a measured child
+#: adds its own VmPTE (inputs.py), and an unmeasured one PAGE_TABLES.
+PROCESS_OVERHEAD = 64 * 1024
+PAGE_TABLES = 64 * 1024
 
-#: Kernel memory per extra thread of a threaded child: a 16 KiB kernel stack, the task_struct
-#: and its slab neighbours (~10 KiB), and page tables for the thread's stack and malloc arena
-#: mappings. Rounded up to 64 KiB, so that at 25 threads the kernel part is a sizable share of
-#: a small event child's charge, as DESIGN.md reports; override with --thread-overhead.
-THREAD_OVERHEAD = 64 * 1024
+#: Kernel memory per extra thread of a threaded child (kernel stack, task_struct and slab
+#: neighbours): 27 KiB measured the same way, over 10 to 50 threads per child, worker and event.
+THREAD_OVERHEAD = 28 * 1024
 
-DEFAULT_THREADS_PER_CHILD = 25
-DEFAULT_THREAD_LIMIT = 64
+#: The reserve when --ram names another machine and --reserve is not given: 10 % of RAM,
+#: at least 128 MiB (the OS, sshd, cron, a log shipper).
+RESERVE_SHARE = 0.10
+RESERVE_FLOOR = 128 * 1024 * 1024
 
-#: httpd's compile-time limits (server/mpm/*/*.c, the same in 2.2 and 2.4).
-MAX_SERVER_LIMIT = {"prefork": 200000, "worker": 20000, "event": 20000}
-MAX_THREAD_LIMIT = {"worker": 20000, "event": 100000}
+#: httpd workers per backend slot above which the two are mismatched: one worker waits on the
+#: backend, the others serve static files and requests in transit; beyond that, requests queue
+#: in the backend's listen backlog while httpd holds memory for workers that cannot help.
+CONCURRENCY_FACTOR = 4
 
-#: MaxConnectionsPerChild recommended when mod_perl or mod_php is loaded: interpreters leak,
-#: and recycling a child is cheap next to a machine that swaps. A threaded child serves its
-#: connections on many threads at once, so it gets a proportionally larger budget.
+#: MaxConnectionsPerChild recommended when an interpreter runs inside the children: they
+#: leak, and recycling a child is cheap next to a machine that swaps. A threaded child serves
+#: its connections on many threads at once, so it gets a proportionally larger budget.
 RECYCLE_PREFORK = 1000
 RECYCLE_THREADED = 10000
 
@@ -100,19 +117,35 @@ class CapacityError(ValueError):
     """The inputs admit no sizing: a child larger than the budget, a negative size, ..."""
 
 
-def workers_directive(version: str) -> str:
-    """MaxRequestWorkers on 2.4, MaxClients on 2.2."""
-    return "MaxClients" if version == "2.2" else "MaxRequestWorkers"
-
-
-def recycle_directive(version: str) -> str:
-    """MaxConnectionsPerChild on 2.4, MaxRequestsPerChild on 2.2."""
-    return "MaxRequestsPerChild" if version == "2.2" else "MaxConnectionsPerChild"
-
-
 def mib(n: int | float) -> str:
     """Bytes as MiB with at most two decimals: every line of an explanation uses one unit."""
     return format_size(int(round(n)), "MiB")
+
+
+def default_reserve(ram: int) -> int:
+    """The documented reserve for a machine known only by its RAM."""
+    return max(RESERVE_FLOOR, int(ram * RESERVE_SHARE))
+
+
+@dataclass(frozen=True)
+class Term:
+    """A fixed cost beside httpd's workers: `count` processes of `each` bytes, `base` once.
+
+    kind "daemon" (mod_wsgi daemon processes, mod_cgid, mod_fcgid, piped loggers) or "pool"
+    (a PHP-FPM pool). `threads` is how many requests one process serves at once; `setting`
+    names what bounds `count` ("pm.max_children", "processes=").
+    """
+
+    kind: str
+    name: str
+    count: int
+    each: int
+    base: int = 0
+    threads: int = 1
+    setting: str = ""
+
+    def with_count(self, count: int) -> Term:
+        return replace(self, count=count)
 
 
 @dataclass(frozen=True)
@@ -127,9 +160,13 @@ class Sizing:
     mpm: str = "prefork"
     version: str = "2.4"
     threads_per_child: int = DEFAULT_THREADS_PER_CHILD
-    process_overhead: int = PROCESS_OVERHEAD
+    process_overhead: int = PROCESS_OVERHEAD + PAGE_TABLES
     thread_overhead: int = THREAD_OVERHEAD
-    #: A non-zero MaxConnectionsPerChild is recommended (mod_perl or mod_php loaded).
+    #: User memory each busy thread of a threaded child adds to `child`.
+    thread_user: int = 0
+    #: Daemons and pools, each a fixed cost.
+    terms: tuple[Term, ...] = ()
+    #: A non-zero MaxConnectionsPerChild is recommended (an interpreter runs in the children).
     recycle: bool = False
 
     @property
@@ -146,9 +183,8 @@ class Sizing:
             raise CapacityError(f"RAM must be positive, not {format_size(self.ram)}")
         if self.child <= 0:
             raise CapacityError(f"child size must be positive, not {format_size(self.child)}")
-        for name in ("reserve", "shared", "process_overhead", "thread_overhead"):
-            value = getattr(self, name)
-            if value < 0:
+        for name in ("reserve", "shared", "process_overhead", "thread_overhead", "thread_user"):
+            if getattr(self, name) < 0:
                 raise CapacityError(f"{name.replace('_', ' ')} cannot be negative")
         if not (0.0 <= self.margin <= _MAX_MARGIN) or math.isnan(self.margin):
             raise CapacityError(f"margin must be between 0 and {_MAX_MARGIN:g} (0 % to 1000 %)")
@@ -159,6 +195,129 @@ class Sizing:
                     f"ThreadsPerChild must be between 1 and {limit} for {self.mpm}, "
                     f"not {self.threads_per_child}"
                 )
+        for t in self.terms:
+            if t.count < 0 or t.each < 0 or t.base < 0 or t.threads < 1:
+                raise CapacityError(f"{t.name}: counts and sizes cannot be negative")
+
+
+def _grown(s: Sizing, size: int) -> int:
+    # floor(x + 0.5) of a float product is monotone, unlike ceil of an inexact 1.1 x 25 MiB.
+    return int(math.floor(size * (1.0 + s.margin) + 0.5))
+
+
+def child_raw(s: Sizing) -> int:
+    """A child at its worst before the margin: every thread busy."""
+    return s.child + (s.threads_per_child * s.thread_user if s.threaded else 0)
+
+
+def child_charge(s: Sizing) -> int:
+    """The child at its worst with the margin, in whole bytes. Non-decreasing in every input."""
+    return _grown(s, child_raw(s))
+
+
+def kernel_cost(s: Sizing) -> int:
+    """Kernel memory of one child process: the process, and each thread of a threaded one."""
+    cost = s.process_overhead
+    if s.threaded:
+        cost += (s.threads_per_child + 1) * s.thread_overhead
+    return cost
+
+
+def per_process_cost(s: Sizing) -> int:
+    """What one more child process costs: margined child and kernel overhead."""
+    return child_charge(s) + kernel_cost(s)
+
+
+def term_process_cost(s: Sizing, t: Term) -> int:
+    """One process of a daemon or pool: margined size, kernel process and thread overhead."""
+    kernel = s.process_overhead
+    if t.threads > 1:
+        kernel += (t.threads + 1) * s.thread_overhead
+    return _grown(s, t.each) + kernel
+
+
+def term_cost(s: Sizing, t: Term) -> int:
+    """A daemon or pool in all: its processes at their cost, plus what they share once."""
+    return t.base + t.count * term_process_cost(s, t)
+
+
+def fixed_cost(s: Sizing) -> int:
+    return sum(term_cost(s, t) for t in s.terms)
+
+
+def budget(s: Sizing) -> int:
+    """Memory left for httpd's children: RAM less the reserve, shared memory and fixed terms."""
+    return s.ram - s.reserve - s.shared - fixed_cost(s)
+
+
+def max_processes(s: Sizing) -> int:
+    """How many child processes fit; at least 1, or CapacityError when not even one fits."""
+    s.validate()
+    left = budget(s)
+    cost = per_process_cost(s)
+    if left < cost:
+        fixed = fixed_cost(s)
+        others = f", {mib(fixed)} daemons and pools" if fixed else ""
+        raise CapacityError(
+            f"a child of {mib(cost)} (with {s.margin:.0%} margin and kernel overhead) does not "
+            f"fit in the {mib(max(left, 0))} left of {mib(s.ram)} RAM after "
+            f"{mib(s.reserve)} reserve and {mib(s.shared)} shared{others}; "
+            "no number of workers is safe"
+        )
+    return min(left // cost, MAX_SERVER_LIMIT[s.mpm])
+
+
+@dataclass(frozen=True)
+class Worst:
+    """Memory in use when `processes` children and every daemon and pool are at their peak."""
+
+    processes: int
+    total: int
+    ram: int
+    parts: tuple[str, ...]
+
+    @property
+    def fits(self) -> bool:
+        return self.total <= self.ram
+
+    @property
+    def text(self) -> str:
+        """The sum written out, first the children: `256 x 25 MiB = 6400 MiB + ... = 7304 MiB`."""
+        return " + ".join(self.parts) + f" = {mib(self.total)}"
+
+
+def worst_case(s: Sizing, processes: int) -> Worst:
+    """The worst case at `processes` children, as the one sum both CAP009 and suggest print.
+
+    Parts in order: the children (N x child, with N x ThreadsPerChild x per busy thread for a
+    threaded MPM), shared, kernel, each daemon and pool, reserve and the children's margin.
+    """
+    raw = child_raw(s)
+    unit = "processes" if s.threaded else "children"
+    if s.threaded and s.thread_user:
+        child = (
+            f"{processes} {unit} x ({mib(s.child)} + {s.threads_per_child} threads x "
+            f"{mib(s.thread_user)}) = {mib(processes * raw)}"
+        )
+    else:
+        child = f"{processes} {unit} x {mib(raw)} = {mib(processes * raw)}"
+    kernel = kernel_cost(s)
+    parts = [child, f"{mib(s.shared)} shared", f"{mib(processes * kernel)} kernel"]
+    for t in s.terms:
+        parts.append(f"{mib(term_cost(s, t))} {t.name}")
+    parts.append(f"{mib(s.reserve)} reserve")
+    margin = processes * (child_charge(s) - raw)
+    parts.append(f"{mib(margin)} margin ({s.margin * 100:g} %)")
+    total = s.reserve + s.shared + fixed_cost(s) + processes * per_process_cost(s)
+    return Worst(processes, total, s.ram, tuple(parts))
+
+
+def predicted(s: Sizing, processes: int) -> int:
+    """What the stack holds with `processes` busy children as measured: no margin, no reserve.
+
+    This is the figure to compare with the kernel's charge for httpd and its backends.
+    """
+    return worst_case(replace(s, margin=0.0, reserve=0), processes).total
 
 
 @dataclass(frozen=True)
@@ -172,45 +331,15 @@ class Recommendation:
     processes: int
     workers: int
     settings: dict[str, int]
-    steps: tuple[str, ...] = field(default=())
+    #: Per pool (by name), its settings: pm.max_children as configured or lowered to fit.
+    pools: dict[str, dict[str, int]] = field(default_factory=dict)
+    steps: tuple[str, ...] = ()
+
+    def worst(self, processes: int | None = None) -> Worst:
+        return worst_case(self.sizing, self.processes if processes is None else processes)
 
     def memory_at(self, processes: int) -> int:
-        """Worst-case memory with `processes` children, all at the (margined) child size."""
-        return memory_at(self.sizing, processes)
-
-
-def child_charge(s: Sizing) -> int:
-    """The child with its margin, in whole bytes. Non-decreasing in child and margin."""
-    # floor(x + 0.5) of a float product is monotone, unlike ceil of an inexact 1.1 x 25 MiB.
-    return int(math.floor(s.child * (1.0 + s.margin) + 0.5))
-
-
-def per_process_cost(s: Sizing) -> int:
-    """What one more child process costs: margined child, kernel process and thread overhead."""
-    cost = child_charge(s) + s.process_overhead
-    if s.threaded:
-        cost += (s.threads_per_child + 1) * s.thread_overhead
-    return cost
-
-
-def budget(s: Sizing) -> int:
-    """Memory left for the children: RAM less the reserve and the shared memory (once)."""
-    return s.ram - s.reserve - s.shared
-
-
-def max_processes(s: Sizing) -> int:
-    """How many child processes fit; at least 1, or CapacityError when not even one fits."""
-    s.validate()
-    left = budget(s)
-    cost = per_process_cost(s)
-    if left < cost:
-        raise CapacityError(
-            f"a child of {mib(cost)} (with {s.margin:.0%} margin and kernel overhead) does not "
-            f"fit in the {mib(max(left, 0))} left of {mib(s.ram)} RAM after "
-            f"{mib(s.reserve)} reserve and {mib(s.shared)} shared; "
-            "no number of workers is safe"
-        )
-    return min(left // cost, MAX_SERVER_LIMIT[s.mpm])
+        return self.worst(processes).total
 
 
 def _spare_units(processes: int) -> int:
@@ -222,6 +351,47 @@ def _spare_units(processes: int) -> int:
     return max(1, min(processes // 4, max(5 if processes >= 20 else 3, processes // 10), 64))
 
 
+def _fit_pools(s: Sizing) -> Sizing:
+    """Lower the pools' sizes, proportionally, when they leave no room for one httpd process."""
+    pools = [t for t in s.terms if t.kind == "pool"]
+    if not pools or budget(s) >= per_process_cost(s):
+        return s
+    fixed = sum(term_cost(s, t) for t in s.terms if t.kind != "pool")
+    room = s.ram - s.reserve - s.shared - fixed - per_process_cost(s)
+    variable = sum(t.count * term_process_cost(s, t) for t in pools)
+    room -= sum(t.base for t in pools)
+    if room <= 0 or variable <= 0:
+        return s  # max_processes says what does not fit
+    ratio = room / variable
+    terms = tuple(
+        t.with_count(max(1, math.floor(t.count * ratio))) if t.kind == "pool" else t
+        for t in s.terms
+    )
+    return replace(s, terms=terms)
+
+
+def _budget_step(s: Sizing, left: int) -> str:
+    names = ["RAM", "reserve", "shared"]
+    values = [s.ram, s.reserve, s.shared]
+    for t in s.terms:
+        names.append(t.name)
+        values.append(term_cost(s, t))
+    return f"budget = {' - '.join(names)} = {' - '.join(mib(v) for v in values)} = {mib(left)}"
+
+
+def _term_steps(s: Sizing) -> list[str]:
+    steps = []
+    for t in s.terms:
+        what = f"{t.setting} {t.count}" if t.setting else f"{t.count} processes"
+        kernel = term_process_cost(s, t) - _grown(s, t.each)
+        base = f" + {mib(t.base)} shared" if t.base else ""
+        steps.append(
+            f"{t.name} = {what} x ({mib(t.each)} x {1 + s.margin:.4g} + {mib(kernel)} kernel)"
+            f"{base} = {mib(term_cost(s, t))}"
+        )
+    return steps
+
+
 def recommend(s: Sizing) -> Recommendation:
     """Size the MPM for `s`: every directive httpd needs, consistent with its startup checks.
 
@@ -231,21 +401,25 @@ def recommend(s: Sizing) -> Recommendation:
     and MaxSpareThreads >= MinSpareThreads + ThreadsPerChild + 1 (event's bucket rule).
     Raises CapacityError when not one child fits.
     """
+    s.validate()
+    s = _fit_pools(s)
     processes = max_processes(s)
     left = budget(s)
     charge = child_charge(s)
     cost = per_process_cost(s)
     workers_key = workers_directive(s.version)
-    steps = [
-        f"budget = RAM - reserve - shared = {mib(s.ram)} - {mib(s.reserve)} - "
-        f"{mib(s.shared)} = {mib(left)}",
-    ]
+    steps = _term_steps(s) + [_budget_step(s, left)]
     kernel = f"{mib(s.process_overhead)} kernel"
     if s.threaded:
         threads = s.threads_per_child + 1
+        grown = (
+            f"({mib(s.child)} + {s.threads_per_child} x {mib(s.thread_user)})"
+            if s.thread_user
+            else mib(s.child)
+        )
         steps.append(
             f"per process = child x (1 + margin) + kernel + (ThreadsPerChild + 1) x thread = "
-            f"{mib(s.child)} x {1 + s.margin:.4g} + {kernel} + {threads} x "
+            f"{grown} x {1 + s.margin:.4g} + {kernel} + {threads} x "
             f"{format_size(s.thread_overhead)} = {mib(cost)}"
         )
     else:
@@ -291,11 +465,8 @@ def recommend(s: Sizing) -> Recommendation:
         settings[workers_key] = workers
         if s.recycle:
             settings[recycle_directive(s.version)] = RECYCLE_PREFORK
-    steps.append(
-        f"worst case at {processes} {'processes' if s.threaded else 'children'}: "
-        f"{mib(s.reserve)} + {mib(s.shared)} + {processes} x {mib(cost)} = "
-        f"{mib(memory_at(s, processes))} of {mib(s.ram)}"
-    )
+    steps.append(f"worst case at {processes}: {worst_case(s, processes).text} of {mib(s.ram)}")
+    pools = {t.name: {"pm.max_children": t.count} for t in s.terms if t.kind == "pool"}
     return Recommendation(
         sizing=s,
         budget=left,
@@ -304,39 +475,34 @@ def recommend(s: Sizing) -> Recommendation:
         processes=processes,
         workers=workers,
         settings=settings,
+        pools=pools,
         steps=tuple(steps),
     )
 
 
-def memory_at(s: Sizing, processes: int) -> int:
-    """Worst-case memory in use with `processes` children at the margined size."""
-    return s.reserve + s.shared + processes * per_process_cost(s)
+def concurrency_notes(s: Sizing, workers: int, what: str) -> list[str]:
+    """Where httpd's workers and its backends' slots are mismatched, one sentence each.
 
-
-def predicted_httpd_memory(shared: int, child: int, children: int) -> int:
-    """httpd's own footprint as the model sees it: parent RSS + N x child USS (no margin).
-
-    DESIGN.md: on a real prefork + mod_perl server this predicted the memory cgroup's charge
-    within 1.5 %, where the sum of RSS overstated it by 160 %.
+    `what` says whose figure `workers` is ("recommended", "configured"). A backend slot is a
+    pool's child or a daemon's thread: each request to it holds one httpd worker meanwhile.
     """
-    return shared + children * child
-
-
-def processes_for_settings(mpm: str, settings: Mapping[str, int]) -> int | None:
-    """Child processes httpd may run under effective `settings`, or None when unknown.
-
-    Prefork: MaxRequestWorkers (MaxClients). Threaded: MaxRequestWorkers / ThreadsPerChild,
-    rounded up, bounded by ServerLimit. Used for "now 256 by default: worst case ..." when no
-    MpmResult.processes_needed() is at hand.
-    """
-    workers = settings.get("MaxRequestWorkers", settings.get("MaxClients"))
-    if workers is None:
-        return None
-    if mpm == "prefork":
-        return int(workers)
-    tpc = settings.get("ThreadsPerChild")
-    if not tpc:
-        return None
-    processes = -(-int(workers) // int(tpc))
-    limit = settings.get("ServerLimit")
-    return min(processes, int(limit)) if limit else processes
+    backends = [t for t in s.terms if t.kind == "pool" or t.setting == "processes="]
+    slots = sum(t.count * t.threads for t in backends)
+    if not backends or slots <= 0:
+        return []
+    names = ", ".join(f"{t.name} ({t.count * t.threads})" for t in backends)
+    key = workers_directive(s.version)
+    if workers > CONCURRENCY_FACTOR * slots:
+        return [
+            f"{key} {workers} ({what}) sits in front of {slots} backend slots ({names}): "
+            f"{workers / slots:.0f} workers per slot, above {CONCURRENCY_FACTOR}; requests beyond "
+            f"{slots} queue in the backend while httpd holds workers that cannot help. Raise "
+            "the backend's size if memory allows, or lower the workers"
+        ]
+    if workers < slots:
+        return [
+            f"{key} {workers} ({what}) is below the {slots} backend slots ({names}): "
+            f"{slots - workers} of them can never be used at once, and their memory is "
+            "reserved for nothing"
+        ]
+    return []

@@ -15,6 +15,29 @@ from typing import Annotated
 import typer
 
 from . import __version__, engine, project, reporters
+from .cli_options import (
+    ChildSize,
+    DaemonSize,
+    Defines,
+    Format,
+    Margin,
+    Modules,
+    Output,
+    Pid,
+    PoolChildren,
+    PoolWorkerSize,
+    ProcessOverhead,
+    Ram,
+    Reserve,
+    ServerRoot,
+    Shared,
+    ThreadOverhead,
+    ThreadSize,
+    ThreadsPerChild,
+    Version,
+    sizing_options,
+)
+from .discover import load_models
 from .errors import ConfigError
 from .findings import RANK, SEVERITIES
 from .output import emit, use_colour
@@ -25,29 +48,6 @@ app = typer.Typer(
     help="Read Apache httpd configurations exactly as httpd does, lint them, size the server.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-Format = Annotated[str, typer.Option("--format", "-f", help="Output format.")]
-Version = Annotated[
-    str | None,
-    typer.Option("--apache-version", help="2.2 or 2.4 (default: detected from the tree)."),
-]
-Defines = Annotated[
-    list[str] | None, typer.Option("-D", "--define", help="Define NAME, as httpd -D NAME.")
-]
-Modules = Annotated[
-    list[str] | None,
-    typer.Option("--module", help="Treat a module as loaded (ssl_module or mod_ssl.c)."),
-]
-ServerRoot = Annotated[
-    str | None, typer.Option("--server-root", help="ServerRoot for relative paths (httpd -d).")
-]
-Ram = Annotated[str | None, typer.Option("--ram", help="Memory of the machine: 1G, 512M, 1.5GiB.")]
-ChildSize = Annotated[
-    str | None, typer.Option("--child-size", help="Private memory of one httpd child: 25M.")
-]
-Output = Annotated[
-    str | None, typer.Option("--output", "-o", help="Write to FILE (atomically) instead of stdout.")
-]
 
 
 def fail(message: str) -> None:
@@ -62,38 +62,6 @@ def _split(values: list[str] | None) -> list[str]:
     return out
 
 
-def _models(
-    paths: list[str],
-    server_root: str | None,
-    defines: list[str],
-    modules: list[str],
-    version: str | None,
-) -> list:
-    from .model import load_model
-
-    system = False
-    if not paths:
-        from .discover import discover
-
-        main, root, found_version = discover()
-        paths = [main]
-        server_root = server_root or root
-        version = version or found_version
-        system = True
-    models = []
-    for path in paths:
-        model = load_model(
-            path,
-            server_root=server_root,
-            defines=defines,
-            modules=modules,
-            apache_version=version,
-        )
-        model.system = system
-        models.append(model)
-    return models
-
-
 @app.command()
 def check(
     paths: Annotated[
@@ -106,6 +74,17 @@ def check(
     server_root: ServerRoot = None,
     ram: Ram = None,
     child_size: ChildSize = None,
+    shared: Shared = None,
+    reserve: Reserve = None,
+    margin: Margin = None,
+    threads_per_child: ThreadsPerChild = None,
+    thread_size: ThreadSize = None,
+    thread_overhead: ThreadOverhead = None,
+    process_overhead: ProcessOverhead = None,
+    daemon_size: DaemonSize = None,
+    pool_children: PoolChildren = None,
+    pool_worker_size: PoolWorkerSize = None,
+    pid: Pid = None,
     select: Annotated[list[str] | None, typer.Option(help="Rule codes or prefixes.")] = None,
     ignore: Annotated[list[str] | None, typer.Option(help="Rule codes or prefixes.")] = None,
     fail_on: Annotated[
@@ -138,11 +117,22 @@ def check(
             per_file_ignores={k: _split(v) for k, v in conf.get("per-file-ignores", {}).items()},
             severity={k.upper(): v for k, v in conf.get("severity", {}).items()},
         )
-        from .sizes import parse_size
-
-        settings.ram = parse_size(ram) if ram else None
-        settings.child_size = parse_size(child_size) if child_size else None
-        models = _models(
+        sizing = sizing_options(
+            ram=ram,
+            child_size=child_size,
+            shared=shared,
+            reserve=reserve,
+            margin=margin,
+            threads_per_child=threads_per_child,
+            thread_size=thread_size,
+            thread_overhead=thread_overhead,
+            process_overhead=process_overhead,
+            daemon_size=daemon_size,
+            pool_children=pool_children,
+            pool_worker_size=pool_worker_size,
+            pid=pid,
+        )
+        models = load_models(
             list(paths or []),
             server_root,
             list(define or []) + list(conf.get("defines", [])),
@@ -150,13 +140,11 @@ def check(
             apache_version or conf.get("apache-version"),
         )
         findings = []
+        wants_sizing = any(
+            "sizing" in r.needs for r in engine.selected(engine.catalog().values(), settings)
+        )
         for model in models:
-            if model.system and (settings.ram is None or settings.child_size is None):
-                _measure_into(model)
-            if settings.ram is not None:
-                model.ram_bytes = settings.ram
-            if settings.child_size is not None:
-                model.child_bytes = settings.child_size
+            settings.sizing = _sizing(model, sizing) if wants_sizing else None
             settings.filesystem = on_this_machine(model) if filesystem is None else filesystem
             findings.extend(engine.run(model, settings))
         text = reporters.render(
@@ -176,20 +164,15 @@ def on_this_machine(model) -> bool:
     return model.system or model.config.root.startswith("/etc/")
 
 
-def _measure_into(model) -> None:
-    """Sizes from the running httpd, for this machine's own configuration: RAM (cgroup
-    aware), the largest child's USS and the parent's RSS (what the children share)."""
-    from .measure import measure
+def _sizing(model, opts):
+    """The sizing CAP009 checks against: suggest's inputs for this model. This machine's
+    configuration (or a --pid) is measured; a tree from elsewhere only uses what is given."""
+    from dataclasses import replace
 
-    try:
-        m = measure()
-    except (ConfigError, OSError):
-        return
-    tree = m.tree
-    model.ram_bytes = m.ram_bytes
-    if tree is not None and tree.largest_child is not None:
-        model.child_bytes = tree.largest_child.uss or tree.largest_child.rss
-        model.shared_bytes = tree.parent.rss
+    from .inputs import gather
+
+    gathered = gather(model, replace(opts, live=model.system or opts.pid is not None))
+    return gathered.sizing if gathered.declined is None else None
 
 
 @app.command()
@@ -208,7 +191,7 @@ def dump(
     try:
         if fmt not in ("text", "json"):
             raise ConfigError(f"unknown format {fmt!r}: text or json")
-        (model,) = _models(
+        (model,) = load_models(
             [path] if path else [], server_root, define or [], module or [], apache_version
         )
         text = dump_json(model.config) if fmt == "json" else dump_text(model.config.tree)

@@ -2,21 +2,55 @@
 
 `register(app)` adds both to the main app. Bad input never shows a traceback: sizes,
 durations and margins are parsed here and any error becomes one line on stderr and exit 2.
+Without PATH both read this machine's configuration, as `check` does.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 from typing import Annotated
 
 import typer
 
+from httpdlint.cli_options import (
+    ChildSize,
+    DaemonSize,
+    Defines,
+    Format,
+    Logs,
+    Margin,
+    Modules,
+    Output,
+    Pid,
+    PoolChildren,
+    PoolWorkerSize,
+    ProcessOverhead,
+    Ram,
+    Reserve,
+    ServerRoot,
+    Shared,
+    ThreadOverhead,
+    ThreadSize,
+    ThreadsPerChild,
+    Version,
+    sizing_options,
+)
 from httpdlint.errors import ConfigError
+from httpdlint.output import emit
 
-__all__ = ["register", "parse_margin"]
+__all__ = ["register"]
 
 MEASURE_FORMATS = ("text", "json", "openmetrics")
+
+PathArg = Annotated[
+    str | None,
+    typer.Argument(help="Configuration (main file or server root); default: this machine's."),
+]
+Duration = Annotated[
+    str | None,
+    typer.Option(help="Sample for this long (10m, 30s) and keep each process at its peak."),
+]
+Interval = Annotated[str, typer.Option(help="Time between samples.")]
 
 
 def _fail(message: str) -> None:
@@ -24,215 +58,160 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _size(option: str, value: str | None) -> int | None:
-    from httpdlint.sizes import parse_size
+def _model(path, server_root, defines, modules, version):
+    """The configuration of PATH, this machine's without one, or None where there is none."""
+    from httpdlint.discover import load_models
 
-    if value is None:
-        return None
-    try:
-        return parse_size(value)
-    except ValueError as exc:
-        raise ConfigError(f"{option}: {exc}") from None
-
-
-def parse_margin(text: str) -> float:
-    """`10%`, `10` (percent) or `0.1` (a fraction): values below 1 are fractions."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(%?)\s*", text)
-    if match is None:
-        raise ValueError(f"invalid margin {text!r}: expected e.g. 10% or 0.1")
-    value = float(match.group(1))
-    return value / 100 if match.group(2) or value >= 1 else value
-
-
-def _model(path: str, server_root, defines, modules, version):
-    from httpdlint.model import load_model
-
-    return load_model(
-        [path],
-        server_root=server_root,
-        defines=tuple(defines or ()),
-        modules=tuple(modules or ()),
-        apache_version=version,
+    models = load_models(
+        [path] if path else [],
+        server_root,
+        list(defines or ()),
+        list(modules or ()),
+        version,
+        optional=True,
     )
+    return models[0] if models else None
 
 
-Format = Annotated[str, typer.Option("--format", "-f", help="Output format.")]
-OutputOpt = Annotated[
-    str | None, typer.Option("--output", "-o", help="Write to FILE atomically (temp + rename).")
-]
-PidOpt = Annotated[
-    int | None, typer.Option("--pid", help="PID of the httpd parent, in place of discovery.")
-]
-PathArg = Annotated[
-    str | None,
-    typer.Argument(help="Configuration (main file or server root): PidFile, ErrorLog, MPM."),
-]
-VersionOpt = Annotated[str | None, typer.Option("--apache-version", help="2.2 or 2.4.")]
-DefineOpt = Annotated[list[str] | None, typer.Option("-D", "--define", help="Define NAME.")]
-ModuleOpt = Annotated[list[str] | None, typer.Option("--module", help="Treat as loaded.")]
-RootOpt = Annotated[str | None, typer.Option("--server-root", help="ServerRoot for PATH.")]
-LogsOpt = Annotated[
-    bool, typer.Option("--logs/--no-logs", help="Read error and kernel logs for warnings.")
-]
+def _window(duration: str | None, interval: str) -> tuple[float, float]:
+    from httpdlint.measure import parse_duration
+
+    try:
+        every = parse_duration(interval)
+        length = parse_duration(duration) if duration else 0.0
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if length and every <= 0:
+        raise ConfigError("--interval must be more than 0")
+    return length, min(every, length) if length else every
+
+
+def _progress(length: float, every: float):
+    """A progress bar on stderr for a sampling window, and the callback that moves it."""
+    bar = typer.progressbar(
+        length=max(1, int(length // every) + 1), label="sampling", file=sys.stderr
+    )
+    return bar, lambda done, total: bar.update(1)
 
 
 def measure_command(
     path: PathArg = None,
-    pid: PidOpt = None,
+    pid: Pid = None,
     fmt: Format = "text",
-    output: OutputOpt = None,
-    duration: Annotated[
-        str | None, typer.Option(help="Sample for this long (10m, 30s); keeps the peaks.")
-    ] = None,
-    interval: Annotated[str, typer.Option(help="Time between samples.")] = "10s",
+    output: Output = None,
+    duration: Duration = None,
+    interval: Interval = "10s",
     top: Annotated[int, typer.Option(help="Other processes to list, by PSS.")] = 10,
-    min_age: Annotated[
-        str, typer.Option("--min-age", help="Warn about children younger than this.")
-    ] = "60s",
-    apache_version: VersionOpt = None,
-    define: DefineOpt = None,
-    module: ModuleOpt = None,
-    server_root: RootOpt = None,
-    logs: LogsOpt = True,
+    apache_version: Version = None,
+    define: Defines = None,
+    module: Modules = None,
+    server_root: ServerRoot = None,
+    logs: Logs = True,
 ) -> None:
-    """Live httpd processes and their memory (RSS, USS, PSS, swap), other processes, RAM."""
+    """Live httpd processes with their roles and memory (private, PSS, RSS), others, RAM."""
+    from httpdlint import history
     from httpdlint import measure as m
-    from httpdlint.suggest import write_atomic
+    from httpdlint.inputs import server_pid
+    from httpdlint.measure_render import render_openmetrics, render_table
 
     try:
         if fmt not in MEASURE_FORMATS:
             raise ConfigError(f"unknown format {fmt!r}: one of {', '.join(MEASURE_FORMATS)}")
-        try:
-            young = m.parse_duration(min_age)
-            every = m.parse_duration(interval)
-            length = m.parse_duration(duration) if duration else 0.0
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        if duration and every <= 0:
-            raise ConfigError("--interval must be more than 0")
+        length, every = _window(duration, interval)
+        model = _model(path, server_root, define, module, apache_version)
+        if pid is None and model is not None:
+            pid = server_pid(model)
+            if pid is None and path:
+                raise ConfigError(f"no running httpd has the PidFile of {path}")
         pids = [pid] if pid is not None else None
-        error_logs: list[str] = []
-        if path:
-            model = _model(path, server_root, define, module, apache_version)
-            root = getattr(model.config, "server_root", "") or ""
-            if pids is None and model.server_values("PidFile"):
-                pid_file = model.server_values("PidFile")[0]
-                pid_file = pid_file if pid_file.startswith("/") else f"{root}/{pid_file}"
-                pids = [m.read_pid_file(pid_file)]
-            log = (model.server_values("ErrorLog") or [None])[0]
-            if log and not log.startswith(("|", "syslog")):
-                error_logs.append(log if log.startswith("/") else f"{root}/{log}")
-        if duration:
-            with typer.progressbar(
-                length=max(1, int(length // every) + 1), label="sampling", file=sys.stderr
-            ) as bar:
-                result = m.sample(
-                    length,
-                    every,
-                    pids,
-                    top=top,
-                    min_age=young,
-                    progress=lambda done, total: bar.update(1),
-                )
+        if length:
+            bar, tick = _progress(length, every)
+            with bar:
+                result = m.sample(length, every, pids, top=top, progress=tick)
         else:
-            result = m.measure(pids, top=top, min_age=young)
+            result = m.measure(pids, top=top)
         if logs:
+            error_logs: list[str] = []
             for tree in result.trees:
-                error_logs.extend(m.open_error_logs(tree.parent.pid))
-            if not error_logs:
-                error_logs.extend(m.DEFAULT_ERROR_LOGS)
-            result.warnings.extend(m.error_log_warnings(error_logs))
-            result.warnings.extend(m.kernel_log_warnings())
+                error_logs.extend(history.open_error_logs(tree.parent.pid))
+            result.warnings.extend(
+                history.error_log_warnings(error_logs or history.DEFAULT_ERROR_LOGS)
+            )
+            result.warnings.extend(history.kernel_log_warnings())
         if fmt == "json":
             import json
 
             text = json.dumps(result.to_json(), indent=2) + "\n"
         elif fmt == "openmetrics":
-            text = m.render_openmetrics(result)
+            text = render_openmetrics(result)
         else:
-            text = m.render_table(result)
-        if output:
-            write_atomic(output, text)
-        else:
-            sys.stdout.write(text)
+            text = render_table(result)
+        emit(text, output)
     except ConfigError as exc:
         _fail(str(exc))
 
 
 def suggest_command(
     path: PathArg = None,
-    ram: Annotated[str | None, typer.Option(help="Memory of the machine: 1G, 512M.")] = None,
-    child_size: Annotated[
-        str | None, typer.Option("--child-size", help="Private memory (USS) of one child: 25M.")
-    ] = None,
-    shared: Annotated[
-        str | None, typer.Option(help="Memory all children share, counted once (parent RSS).")
-    ] = None,
-    reserve: Annotated[
-        str | None, typer.Option(help="Memory for the OS and other services.")
-    ] = None,
-    margin: Annotated[
-        str | None, typer.Option(help="Growth allowed per child: 10% (default), 0.1.")
-    ] = None,
+    ram: Ram = None,
+    child_size: ChildSize = None,
+    shared: Shared = None,
+    reserve: Reserve = None,
+    margin: Margin = None,
     mpm: Annotated[str | None, typer.Option(help="prefork, worker or event.")] = None,
-    apache_version: VersionOpt = None,
-    threads_per_child: Annotated[
-        int | None, typer.Option("--threads-per-child", help="Threaded MPMs (default 25).")
-    ] = None,
-    thread_overhead: Annotated[
-        str | None,
-        typer.Option("--thread-overhead", help="Kernel memory per thread (default 64K)."),
-    ] = None,
-    process_overhead: Annotated[
-        str | None,
-        typer.Option("--process-overhead", help="Kernel memory per child (default 256K)."),
-    ] = None,
-    pid: PidOpt = None,
+    apache_version: Version = None,
+    threads_per_child: ThreadsPerChild = None,
+    thread_size: ThreadSize = None,
+    thread_overhead: ThreadOverhead = None,
+    process_overhead: ProcessOverhead = None,
+    daemon_size: DaemonSize = None,
+    pool_children: PoolChildren = None,
+    pool_worker_size: PoolWorkerSize = None,
+    pid: Pid = None,
+    duration: Duration = None,
+    interval: Interval = "10s",
     fmt: Format = "text",
-    output: OutputOpt = None,
-    define: DefineOpt = None,
-    module: ModuleOpt = None,
-    server_root: RootOpt = None,
-    logs: LogsOpt = True,
+    output: Output = None,
+    define: Defines = None,
+    module: Modules = None,
+    server_root: ServerRoot = None,
+    logs: Logs = True,
 ) -> None:
-    """Size MaxRequestWorkers and its companions; what is not given is measured."""
+    """Size MaxRequestWorkers, its companions and the backends' pools; what is not given is
+    read from the configuration or measured on the running server."""
     from httpdlint import suggest as sg
 
     try:
         if fmt not in sg.FORMATS:
             raise ConfigError(f"unknown format {fmt!r}: one of {', '.join(sg.FORMATS)}")
-        try:
-            margin_value = parse_margin(margin) if margin is not None else None
-        except ValueError as exc:
-            raise ConfigError(f"--margin: {exc}") from None
-        if mpm is not None and mpm.lower() not in ("prefork", "worker", "event"):
-            raise ConfigError(f"--mpm: unknown MPM {mpm!r}: expected prefork, worker or event")
-        if apache_version is not None and apache_version not in ("2.2", "2.4"):
-            raise ConfigError(f"--apache-version: {apache_version!r}: expected 2.2 or 2.4")
-        opts = sg.SuggestOptions(
-            ram=_size("--ram", ram),
-            child=_size("--child-size", child_size),
-            shared=_size("--shared", shared),
-            reserve=_size("--reserve", reserve),
-            margin=margin_value,
-            mpm=mpm.lower() if mpm else None,
-            apache_version=apache_version,
+        opts = sizing_options(
+            ram=ram,
+            child_size=child_size,
+            shared=shared,
+            reserve=reserve,
+            margin=margin,
             threads_per_child=threads_per_child,
-            thread_overhead=_size("--thread-overhead", thread_overhead),
-            process_overhead=_size("--process-overhead", process_overhead),
-            config=path,
-            server_root=server_root,
-            defines=tuple(define or ()),
-            modules=tuple(module or ()),
+            thread_size=thread_size,
+            thread_overhead=thread_overhead,
+            process_overhead=process_overhead,
+            daemon_size=daemon_size,
+            pool_children=pool_children,
+            pool_worker_size=pool_worker_size,
             pid=pid,
-            logs=logs,
+            mpm=mpm,
+            apache_version=apache_version,
         )
-        result = sg.suggest(opts)
-        text = sg.render(result, fmt)
-        if output:
-            sg.write_atomic(output, text)
+        length, every = _window(duration, interval)
+        model = _model(path, server_root, define, module, apache_version)
+        if length:
+            bar, tick = _progress(length, every)
+            with bar:
+                result = sg.suggest(
+                    model, opts, duration=length, interval=every, progress=tick, logs=logs
+                )
         else:
-            sys.stdout.write(text)
+            result = sg.suggest(model, opts, logs=logs)
+        emit(sg.render(result, fmt), output)
     except ConfigError as exc:
         _fail(str(exc))
 

@@ -1,4 +1,5 @@
-"""Find this machine's httpd configuration: ask the binary (-V), then the usual paths."""
+"""Find this machine's httpd configuration (the binary's -V, then the usual paths) and load
+the configurations a command is given, or this machine's when it is given none."""
 
 from __future__ import annotations
 
@@ -68,3 +69,45 @@ def discover() -> tuple[str, str | None, str | None]:
         + ", ".join(USUAL)
         + "); give its path"
     )
+
+
+def load_models(
+    paths: list[str],
+    server_root: str | None,
+    defines: list[str],
+    modules: list[str],
+    version: str | None,
+    *,
+    optional: bool = False,
+) -> list:
+    """The models of `paths`, or of this machine's configuration when there are none.
+
+    With `optional`, a machine without any httpd configuration gives [] instead of an error
+    (suggest and measure can still work from what is given or measured).
+    """
+    from .model import load_model
+
+    system = False
+    if not paths:
+        try:
+            main, root, found_version = discover()
+        except ConfigError:
+            if optional:
+                return []
+            raise
+        paths = [main]
+        server_root = server_root or root
+        version = version or found_version
+        system = True
+    models = []
+    for path in paths:
+        model = load_model(
+            path,
+            server_root=server_root,
+            defines=defines,
+            modules=modules,
+            apache_version=version,
+        )
+        model.system = system
+        models.append(model)
+    return models

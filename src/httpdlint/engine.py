@@ -35,7 +35,7 @@ MATCH_KEYS = {
     "modules",
     "version",
 }
-NEEDS = {"ram", "child-size", "filesystem"}
+NEEDS = {"sizing", "filesystem"}
 
 
 @dataclass
@@ -153,8 +153,8 @@ class Settings:
     ignore: list[str] = field(default_factory=list)
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     severity: dict[str, str] = field(default_factory=dict)
-    ram: int | None = None
-    child_size: int | None = None
+    #: The sizing of the model being checked (inputs.gather), None when it cannot be sized.
+    sizing: object | None = None
     filesystem: bool = False
 
 
@@ -171,9 +171,7 @@ def selected(rules: Iterable[Rule], settings: Settings) -> list[Rule]:
 
 def needs_met(rule: Rule, model, settings: Settings) -> bool:
     for need in rule.needs:
-        if need == "ram" and settings.ram is None and model.ram_bytes is None:
-            return False
-        if need == "child-size" and settings.child_size is None and model.child_bytes is None:
+        if need == "sizing" and settings.sizing is None:
             return False
         if need == "filesystem" and not settings.filesystem:
             return False

@@ -90,9 +90,6 @@ class Model:
     mpm_source: str
     mpm: object | None = None  # httpdlint.mpm.MpmResult
     mpm_settings: list = field(default_factory=list)
-    ram_bytes: int | None = None
-    child_bytes: int | None = None
-    shared_bytes: int | None = None
     system: bool = False
     #: What rules compute once per model and share (TLS hosts, access summaries, ...).
     cache: dict = field(default_factory=dict)

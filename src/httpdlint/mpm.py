@@ -56,7 +56,9 @@ __all__ = [
     "canonical",
     "compiled_defaults",
     "evaluate_mpm",
-    "overcommit",
+    "module_condition",
+    "recycle_directive",
+    "workers_directive",
     "settings_for",
 ]
 
@@ -160,7 +162,7 @@ class MpmResult:
     @property
     def limit_name(self) -> str:
         """MaxRequestWorkers (2.4) or MaxClients (2.2)."""
-        return "MaxClients" if self.version == "2.2" else "MaxRequestWorkers"
+        return workers_directive(self.version)
 
     @property
     def max_workers(self) -> int:
@@ -249,6 +251,22 @@ SPELLING = {
 
 # 2.4 names 2.2 does not know, and what 2.2 calls the same setting.
 _NAMES_IN_22 = {"maxrequestworkers": "MaxClients", "maxconnectionsperchild": "MaxRequestsPerChild"}
+
+
+def workers_directive(version: str) -> str:
+    """MaxRequestWorkers on 2.4, MaxClients on 2.2."""
+    return "MaxClients" if _version(version) == "2.2" else "MaxRequestWorkers"
+
+
+def recycle_directive(version: str) -> str:
+    """MaxConnectionsPerChild on 2.4, MaxRequestsPerChild on 2.2."""
+    return "MaxRequestsPerChild" if _version(version) == "2.2" else "MaxConnectionsPerChild"
+
+
+def module_condition(name: str, version: str) -> str:
+    """What an `<IfModule>` around the MPM's settings names: mpm_event_module, or event.c."""
+    mpm = _mpm(name)
+    return f"{mpm}.c" if _version(version) == "2.2" else f"mpm_{mpm}_module"
 
 
 def _version(version: str) -> str:
@@ -1100,31 +1118,3 @@ def evaluate_mpm(
 def compiled_defaults(name: str, version: str) -> dict[str, int | float]:
     """httpd's compiled defaults for an MPM (the effective values of an empty config)."""
     return evaluate_mpm(name, version, []).effective
-
-
-_MIB = 1024 * 1024
-
-
-def _mib(n: int) -> str:
-    return f"{n // _MIB}" if n % _MIB == 0 else f"{n / _MIB:.1f}"
-
-
-def overcommit(
-    result: MpmResult, ram_bytes: int, child_bytes: int, shared_bytes: int = 0
-) -> tuple[int, str] | None:
-    """Worst-case memory when every child the configuration allows is running.
-
-    worst = processes_needed x child_bytes + shared_bytes (shared memory counted once).
-    Returns (worst_bytes, the arithmetic as text) when that exceeds `ram_bytes`, else None.
-    """
-    if min(ram_bytes, child_bytes, shared_bytes) < 0:
-        raise ValueError("memory sizes must not be negative")
-    children = result.processes_needed()
-    worst = children * child_bytes + shared_bytes
-    if worst <= ram_bytes:
-        return None
-    text = (
-        f"{children} children x {_mib(child_bytes)} MiB + {_mib(shared_bytes)} MiB shared"
-        f" = {_mib(worst)} MiB > {_mib(ram_bytes)} MiB RAM"
-    )
-    return worst, text

@@ -40,8 +40,8 @@ def atomic_write(path: str, text: str) -> None:
 
 
 def emit(text: str, output: str | None) -> None:
-    """Print, or write atomically to `output`."""
-    if output:
+    """Print, or write atomically to `output` (`-` is standard output)."""
+    if output and output != "-":
         atomic_write(output, text)
     else:
         sys.stdout.write(text)

@@ -1,19 +1,16 @@
-"""`httpdlint suggest`: gather the sizing's inputs, explain the arithmetic, render the result.
+"""`httpdlint suggest`: the recommendation with its inputs and arithmetic, in five formats.
 
-Every input is either given on the command line, read from the configuration (PATH), measured
-on the live system (measure.py) or a documented default, and the output says which. The
-arithmetic itself is capacity.py's; this module decides where the numbers come from, compares
-the result with what httpd runs with now, and renders text, a config snippet (jinja2), JSON or
-a self-contained HTML page with an SVG chart.
+inputs.py decides where each number comes from (given, configuration, measured, default),
+capacity.py does the arithmetic; this module compares the result with what httpd runs with
+now, and renders text, a config snippet (jinja2), JSON or a self-contained HTML page with an
+SVG chart. When what was measured cannot size the server (children between requests), the
+inputs are still shown, with no recommendation and the command to run instead.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,86 +19,38 @@ import jinja2
 from httpdlint import capacity
 from httpdlint.capacity import CapacityError, Recommendation, Sizing, mib
 from httpdlint.errors import ConfigError
-from httpdlint.measure import Measurement, Notice
-from httpdlint.output import atomic_write as write_atomic
+from httpdlint.inputs import Gathered, SizingOptions, gather
+from httpdlint.measure import Notice
+from httpdlint.mpm import evaluate_mpm, module_condition, workers_directive
 from httpdlint.sizes import format_size
 
-__all__ = [
-    "FORMATS",
-    "SuggestOptions",
-    "Input",
-    "Suggestion",
-    "suggest",
-    "render",
-    "write_atomic",
-    "mpm_adjustments",
-]
+__all__ = ["FORMATS", "Suggestion", "suggest", "render", "mpm_adjustments"]
 
 FORMATS = ("text", "json", "conf", "html")
-
-_MODULE_NAMES = {
-    "2.4": {
-        "prefork": "mpm_prefork_module",
-        "worker": "mpm_worker_module",
-        "event": "mpm_event_module",
-    },
-    "2.2": {"prefork": "prefork.c", "worker": "worker.c", "event": "event.c"},
-}
-_INTERPRETER_MODULES = ("perl_module", "php_module", "php5_module", "php7_module", "php8_module")
-
-
-@dataclass
-class SuggestOptions:
-    """What the user gave; None means "find out" (configuration, measurement or default)."""
-
-    ram: int | None = None
-    child: int | None = None
-    shared: int | None = None
-    reserve: int | None = None
-    margin: float | None = None
-    mpm: str | None = None
-    apache_version: str | None = None
-    threads_per_child: int | None = None
-    thread_overhead: int | None = None
-    process_overhead: int | None = None
-    config: str | None = None
-    server_root: str | None = None
-    defines: tuple[str, ...] = ()
-    modules: tuple[str, ...] = ()
-    pid: int | None = None
-    #: Look at the live system for what is not given (tests switch it off).
-    live: bool = True
-    #: Read error and kernel logs for warnings.
-    logs: bool = True
-
-
-@dataclass(frozen=True)
-class Input:
-    """One number of the sizing and where it came from."""
-
-    value: Any
-    source: str  # given | config | measured | default | assumed
-    note: str = ""
-
-    def origin(self) -> str:
-        return f"{self.source}: {self.note}" if self.note else self.source
 
 
 @dataclass
 class Suggestion:
-    """The recommendation with its inputs, comparison and warnings."""
+    """The recommendation (None when declined) with its inputs, comparison and warnings."""
 
-    recommendation: Recommendation
-    inputs: dict[str, Input]
-    current: dict[str, int] | None
-    current_source: str | None
-    current_processes: int | None
-    measurement: Measurement | None
+    gathered: Gathered
+    recommendation: Recommendation | None
+    sizing: Sizing
     warnings: list[Notice] = field(default_factory=list)
 
     @property
-    def sizing(self) -> Sizing:
-        return self.recommendation.sizing
+    def inputs(self):
+        return self.gathered.inputs
+
+    @property
+    def current(self) -> dict[str, int] | None:
+        current = self.gathered.current
+        return dict(current.effective) if current is not None else None
+
+    @property
+    def current_processes(self) -> int | None:
+        current = self.gathered.current
+        return current.processes_needed() if current is not None else None
 
     def input_rows(self) -> list[tuple[str, str, str]]:
         """(what, value, where it came from) for each input of the sizing."""
@@ -112,6 +61,15 @@ class Suggestion:
             ("reserve", mib(s.reserve), i["reserve"].origin()),
             ("shared", mib(s.shared), i["shared"].origin()),
             ("child", mib(s.child), i["child"].origin()),
+        ]
+        if s.threaded:
+            rows.append(("per busy thread", mib(s.thread_user), i["thread_user"].origin()))
+        for name, inp in i.items():
+            if name.startswith(("daemon ", "pool")):
+                rows.append((name, mib(inp.value), inp.origin()))
+        for name, ceiling in self.gathered.request_ceilings.items():
+            rows.append((f"{name} request", ceiling, "memory_limit: the most one request takes"))
+        rows += [
             ("margin", f"{s.margin * 100:g} %", i["margin"].origin()),
             ("MPM", s.mpm, i["mpm"].origin()),
             ("Apache", s.version, i["version"].origin()),
@@ -127,7 +85,13 @@ class Suggestion:
             ("kernel per process", format_size(s.process_overhead), i["process_overhead"].origin())
         )
         rows.append(("recycle children", "yes" if s.recycle else "no", i["recycle"].origin()))
+        rows.append(("sizing", self.gathered.mode, self._machine()))
         return rows
+
+    def _machine(self) -> str:
+        if self.gathered.mode == "given-ram":
+            return "the RAM given; this machine's other processes are not in the budget"
+        return "this machine: its RAM, limits and other processes"
 
     def input_lines(self) -> list[str]:
         return [f"{what} {value} ({origin})" for what, value, origin in self.input_rows()]
@@ -135,335 +99,181 @@ class Suggestion:
     def current_lines(self) -> list[str]:
         s = self.sizing
         r = self.recommendation
-        key = capacity.workers_directive(s.version)
+        key = workers_directive(s.version)
         lines: list[str] = []
-        if self.current and self.current_processes is not None and key in self.current:
-            worst = capacity.memory_at(s, self.current_processes)
-            how = "by default" if self.current_source == "default" else "in the configuration"
-            procs = f" ({self.current_processes} processes)" if s.threaded else ""
+        current, n = self.current, self.current_processes
+        if current and n is not None and key in current:
+            worst = capacity.worst_case(s, n)
+            how = "by default" if self.gathered.current_source == "default" else "in the config"
+            procs = f" ({n} processes)" if s.threaded else ""
             verdict = (
-                f"{worst / s.ram:.1f}x RAM" if worst > s.ram else f"{worst / s.ram:.0%} of RAM"
+                f"{worst.total / s.ram:.1f}x RAM"
+                if worst.total > s.ram
+                else f"{worst.total / s.ram:.0%} of RAM"
             )
+            rec = f"; recommended {r.workers}" if r is not None else ""
             lines.append(
-                f"now {key} {self.current[key]}{procs} {how}: worst case {mib(worst)} on "
-                f"{mib(s.ram)} RAM ({verdict}); recommended {r.workers}"
+                f"now {key} {current[key]}{procs} {how}: worst case {worst.text} on "
+                f"{mib(s.ram)} RAM ({verdict}){rec}"
             )
-        tree = self.measurement.tree if self.measurement else None
+            lines += capacity.concurrency_notes(s, int(current[key]), "now")
+        tree = self.gathered.tree
         if tree is not None and tree.children:
             n = len(tree.children)
+            predicted = capacity.predicted(s, n)
             lines.append(
-                f"running now: {n} children: parent RSS + {n} x child USS = "
-                f"{mib(tree.parent.rss)} + {n} x {mib(tree.largest_child.uss)} = "
-                f"{mib(tree.predicted_bytes())} (their PSS sum: {mib(tree.pss_total())})"
+                f"running now: {n} children: predicted {mib(predicted)} (shared + {n} x "
+                f"child + kernel + daemons and pools, no margin); their PSS sum "
+                f"{mib(tree.pss_total())}"
             )
         return lines
 
     def explanation(self) -> list[str]:
-        return self.input_lines() + list(self.recommendation.steps) + self.current_lines()
+        steps = list(self.recommendation.steps) if self.recommendation else []
+        if self.gathered.declined:
+            steps.append(f"no recommendation: {self.gathered.declined}")
+        return self.input_lines() + steps + self.current_lines()
 
     def to_json(self) -> dict:
         s = self.sizing
         r = self.recommendation
-        tree = self.measurement.tree if self.measurement else None
+        g = self.gathered
+        tree = g.tree
+        n = self.current_processes
         data: dict[str, Any] = {
             "schema": 1,
             "mpm": s.mpm,
             "apache_version": s.version,
+            "sizing": g.mode,
             "ram_bytes": s.ram,
             "reserved_bytes": s.reserve,
             "shared_bytes": s.shared,
             "child_bytes": s.child,
+            "thread_bytes": s.thread_user if s.threaded else None,
             "margin": s.margin,
-            # The child size decides the sizing: "given" when the user gave it.
-            "source": "given" if self.inputs["child"].source == "given" else "measured",
-            "sources": {name: inp.source for name, inp in self.inputs.items()},
+            "source": g.source(),
+            "sources": {
+                name: inp.source for name, inp in g.inputs.items() if not name.startswith("terms")
+            },
             "threads_per_child": s.threads_per_child if s.threaded else None,
             "process_overhead_bytes": s.process_overhead,
             "thread_overhead_bytes": s.thread_overhead if s.threaded else None,
-            "budget_bytes": r.budget,
-            "per_process_bytes": r.per_process_cost,
-            "processes": r.processes,
-            "worst_case_bytes": r.memory_at(r.processes),
-            "recommended": dict(r.settings),
+            "daemons": [_term_json(s, t) for t in s.terms if t.kind == "daemon"],
+            "pools": [_term_json(s, t) for t in s.terms if t.kind == "pool"],
+            "request_ceilings": g.request_ceilings,
+            "budget_bytes": r.budget if r else None,
+            "per_process_bytes": capacity.per_process_cost(s),
+            "processes": r.processes if r else None,
+            "worst_case_bytes": r.memory_at(r.processes) if r else None,
+            "recommended": dict(r.settings) if r else None,
+            "recommended_pools": r.pools if r else None,
+            "declined": g.declined,
             "current": self.current,
-            "current_source": self.current_source,
-            "current_worst_case_bytes": (
-                capacity.memory_at(s, self.current_processes)
-                if self.current_processes is not None
-                else None
-            ),
+            "current_source": g.current_source,
+            "current_worst_case_bytes": capacity.worst_case(s, n).total if n else None,
             "running": None,
             "explanation": self.explanation(),
             "warnings": [w.to_json() for w in self.warnings],
         }
         if tree is not None:
+            child = tree.largest_child
             data["running"] = {
                 "parent": tree.parent.pid,
                 "children": len(tree.children),
+                "daemons": sum(len(ps) for ps in tree.daemon_groups().values()),
                 "parent_rss": tree.parent.rss,
-                "largest_child_uss": tree.largest_child.uss if tree.largest_child else None,
-                "predicted_bytes": tree.predicted_bytes(),
+                "parent_anon": tree.parent.anon,
+                "largest_child_private": child.private if child else None,
+                "busy_seen": tree.busy_seen,
+                "samples": g.measurement.samples if g.measurement else 1,
+                "predicted_bytes": capacity.predicted(s, len(tree.children)),
                 "pss_total_bytes": tree.pss_total(),
             }
         return data
 
 
-# --------------------------------------------------------------------------- gathering
+def _term_json(s: Sizing, t) -> dict:
+    return {
+        "name": t.name,
+        "count": t.count,
+        "each_bytes": t.each,
+        "shared_bytes": t.base,
+        "threads": t.threads,
+        "setting": t.setting or None,
+        "total_bytes": capacity.term_cost(s, t),
+    }
 
 
-def _load_model(opts: SuggestOptions):
-    """The evaluated configuration, imported lazily: only a PATH needs the loader."""
-    from httpdlint.model import load_model
+def mpm_adjustments(mpm: str, version: str, settings: dict[str, int]) -> list:
+    """What httpd would change in `settings` at startup (ideally nothing)."""
+    from httpdlint.mpm import Setting
 
-    return load_model(
-        [opts.config],
-        server_root=opts.server_root,
-        defines=opts.defines,
-        modules=opts.modules,
-        apache_version=opts.apache_version,
-    )
+    settings_list = [Setting(name, (str(value),)) for name, value in settings.items()]
+    return list(evaluate_mpm(mpm, version, settings_list).adjustments)
 
 
-def _config_path(model, value: str | None) -> str | None:
-    """A path from the configuration, relative to ServerRoot as httpd reads it."""
-    if not value:
-        return None
-    if os.path.isabs(value):
-        return value
-    root = getattr(model, "server_root", None) or getattr(model.config, "server_root", "")
-    return os.path.join(root or "", value)
+def suggest(
+    model,
+    opts: SizingOptions,
+    *,
+    measured=None,
+    duration: float = 0.0,
+    interval: float = 10.0,
+    progress=None,
+    logs: bool = True,
+) -> Suggestion:
+    """Gather the inputs and size the server. Raises ConfigError for input no sizing fits."""
+    g = gather(model, opts, measured, duration=duration, interval=interval, progress=progress)
+    if g.missing:
+        raise ConfigError(g.missing)
+    s = g.sizing
+    assert s is not None
+    warnings = list(g.warnings)
+    recommendation = None
+    if g.declined is None:
+        try:
+            recommendation = capacity.recommend(s)
+        except CapacityError as exc:
+            raise ConfigError(str(exc)) from None
+        for adj in mpm_adjustments(s.mpm, s.version, recommendation.settings):
+            # A bug of ours, not the user's: say so rather than hand out a snippet httpd rewrites.
+            warnings.append(
+                Notice("httpd-adjusts", f"httpd would adjust the recommendation: {adj.message}")
+            )
+        for note in capacity.concurrency_notes(
+            recommendation.sizing, recommendation.workers, "recommended"
+        ):
+            warnings.append(Notice("concurrency", note))
+        for name, values in recommendation.pools.items():
+            configured = next(t.count for t in s.terms if t.name == name)
+            if values["pm.max_children"] < configured:
+                warnings.append(
+                    Notice(
+                        "pool-lowered",
+                        f"{name}: pm.max_children {configured} does not fit beside httpd; "
+                        f"{values['pm.max_children']} does",
+                    )
+                )
+    if logs:
+        warnings.extend(_log_warnings(model, g))
+    return Suggestion(g, recommendation, s, warnings)
 
 
-def _evaluate(mpm: str, version: str, settings: Iterable[tuple[str, int]] = ()):
-    """The MPM model on `settings`, or None while the model is not installed."""
-    try:
-        from httpdlint.mpm import Setting, evaluate_mpm
-    except ImportError:
-        return None
-    return evaluate_mpm(mpm, version, [Setting(name, (str(value),)) for name, value in settings])
-
-
-def mpm_adjustments(mpm: str, version: str, settings: dict[str, int]) -> list | None:
-    """What httpd would change in `settings` at startup (ideally nothing); None if unknown."""
-    result = _evaluate(mpm, version, settings.items())
-    return None if result is None else list(result.adjustments)
-
-
-def _processes_needed(result, mpm: str) -> int | None:
-    if result is None:
-        return None
-    method = getattr(result, "processes_needed", None)
-    if callable(method):
-        return int(method())
-    return capacity.processes_for_settings(mpm, result.effective)
-
-
-def _measure(opts: SuggestOptions, model) -> Measurement:
-    from httpdlint import measure as m
-
-    pids = None
-    if opts.pid is not None:
-        pids = [opts.pid]
-    elif model is not None:
-        pid_file = _config_path(model, (model.server_values("PidFile") or [None])[0])
-        if pid_file and os.path.exists(pid_file):
-            with contextlib.suppress(ConfigError):
-                pid = m.read_pid_file(pid_file)
-                if os.path.exists(f"/proc/{pid}"):
-                    pids = [pid]
-    return m.measure(pids)
-
-
-def _log_warnings(opts: SuggestOptions, model, measured: Measurement | None) -> list[Notice]:
-    from httpdlint import measure as m
+def _log_warnings(model, g: Gathered) -> list[Notice]:
+    from httpdlint import history
 
     paths: list[str] = []
     if model is not None:
-        path = _config_path(model, (model.server_values("ErrorLog") or [None])[0])
-        if path and not path.startswith("|") and not path.startswith("syslog"):
-            paths.append(path)
-    if measured is not None:
-        for tree in measured.trees:
-            paths.extend(m.open_error_logs(tree.parent.pid))
+        log = (model.server_values("ErrorLog") or [None])[0]
+        if log and not log.startswith(("|", "syslog")):
+            root = model.config.server_root or ""
+            paths.append(log if log.startswith("/") else f"{root}/{log}")
+    if g.measurement is not None:
+        for tree in g.measurement.trees:
+            paths.extend(history.open_error_logs(tree.parent.pid))
     if not paths:
-        paths.extend(p for p in m.DEFAULT_ERROR_LOGS if os.path.exists(p))
-    return m.error_log_warnings(paths) + m.kernel_log_warnings()
-
-
-def suggest(opts: SuggestOptions, measured: Measurement | None = None) -> Suggestion:
-    """Gather the inputs and size the server. Raises ConfigError for input no sizing fits."""
-    model = _load_model(opts) if opts.config else None
-    needs_live = opts.pid is not None or any(
-        v is None for v in (opts.ram, opts.child, opts.shared, opts.reserve)
-    )
-    if measured is None and opts.live and needs_live:
-        measured = _measure(opts, model)
-    tree = measured.tree if measured else None
-    inputs: dict[str, Input] = {}
-    # The measurement's warnings that concern a number this sizing uses.
-    wanted = {"young-children", "no-permission", "several-httpd", "pid-is-child", "pid-not-httpd"}
-    if opts.reserve is None:
-        wanted.add("no-permission-others")
-    warnings = [w for w in (measured.warnings if measured else []) if w.code in wanted]
-
-    # RAM: given, else the smaller of physical memory and the cgroup limit.
-    if opts.ram is not None:
-        inputs["ram"] = Input(opts.ram, "given")
-    elif measured is not None:
-        note = f"physical {mib(measured.physical_bytes)}"
-        if measured.cgroup_limit_bytes:
-            note += f", cgroup limit {mib(measured.cgroup_limit_bytes)}"
-        inputs["ram"] = Input(measured.ram_bytes, "measured", note)
-    else:
-        raise ConfigError("give --ram: nothing measured")
-
-    # Child: given, else the largest child's USS (RSS when USS could not be read).
-    if opts.child is not None:
-        inputs["child"] = Input(opts.child, "given")
-    elif tree is not None and tree.largest_child is not None:
-        child = tree.largest_child
-        what = "USS" if child.exact else "RSS: no permission to read USS"
-        inputs["child"] = Input(
-            child.uss,
-            "measured",
-            f"{what} of the largest of {len(tree.children)} children, PID {child.pid}",
-        )
-    elif tree is not None:
-        raise ConfigError(f"httpd {tree.parent.pid} has no children to measure: give --child-size")
-    else:
-        raise ConfigError("no running httpd to measure the child size: give --child-size or --pid")
-
-    # Shared: given, else the parent's RSS (what children share copy-on-write, counted once).
-    if opts.shared is not None:
-        inputs["shared"] = Input(opts.shared, "given")
-    elif tree is not None:
-        inputs["shared"] = Input(tree.parent.rss, "measured", f"RSS of parent {tree.parent.pid}")
-    else:
-        inputs["shared"] = Input(
-            0, "assumed", "no running httpd to measure; give --shared for the parent's RSS"
-        )
-
-    # Reserve: given, else the PSS of every other process.
-    if opts.reserve is not None:
-        inputs["reserve"] = Input(opts.reserve, "given")
-    elif measured is not None:
-        top = ", ".join(
-            f"{p.name} {mib(p.pss)}" for p in measured.others[:3] if p.pss >= 1024 * 1024
-        )
-        inputs["reserve"] = Input(
-            measured.others_pss_bytes,
-            "measured",
-            "PSS of all other processes" + (f", largest: {top}" if top else ""),
-        )
-    else:
-        raise ConfigError("give --reserve: nothing measured")
-
-    inputs["margin"] = (
-        Input(opts.margin, "given")
-        if opts.margin is not None
-        else Input(capacity.DEFAULT_MARGIN, "default")
-    )
-
-    # MPM and version: given, else the configuration, else what the live server loaded.
-    if opts.mpm is not None:
-        inputs["mpm"] = Input(opts.mpm, "given")
-    elif model is not None and model.mpm_name:
-        inputs["mpm"] = Input(model.mpm_name, "config")
-    elif tree is not None and tree.mpm:
-        inputs["mpm"] = Input(tree.mpm, "measured", f"mod_mpm_{tree.mpm}.so loaded")
-    else:
-        inputs["mpm"] = Input("prefork", "assumed", "give --mpm")
-    if opts.apache_version is not None:
-        inputs["version"] = Input(opts.apache_version, "given")
-    elif model is not None:
-        inputs["version"] = Input(model.version, "config")
-    else:
-        inputs["version"] = Input("2.4", "assumed", "give --apache-version")
-    mpm, version = inputs["mpm"].value, inputs["version"].value
-    if mpm not in capacity.MPMS:
-        raise ConfigError(f"unknown MPM {mpm!r}: expected prefork, worker or event")
-    if version not in capacity.VERSIONS:
-        raise ConfigError(f"unknown Apache version {version!r}: expected 2.2 or 2.4")
-
-    # What httpd runs with now: the configuration's effective settings, else the defaults.
-    current_result = None
-    current_source = None
-    if model is not None and model.mpm is not None and model.mpm_name == mpm:
-        # A configuration that does not set the limit runs with httpd's default.
-        limit = capacity.workers_directive(version)
-        current_result = model.mpm
-        current_source = "config" if limit in model.mpm.explicit else "default"
-    else:
-        current_result = _evaluate(mpm, version)
-        current_source = "default" if current_result is not None else None
-    current = dict(current_result.effective) if current_result is not None else None
-
-    if opts.threads_per_child is not None:
-        inputs["threads_per_child"] = Input(opts.threads_per_child, "given")
-    elif model is not None and current_result is model.mpm and current.get("ThreadsPerChild"):
-        inputs["threads_per_child"] = Input(current["ThreadsPerChild"], "config")
-    else:
-        inputs["threads_per_child"] = Input(capacity.DEFAULT_THREADS_PER_CHILD, "default")
-    inputs["thread_overhead"] = (
-        Input(opts.thread_overhead, "given")
-        if opts.thread_overhead is not None
-        else Input(capacity.THREAD_OVERHEAD, "default")
-    )
-    inputs["process_overhead"] = (
-        Input(opts.process_overhead, "given")
-        if opts.process_overhead is not None
-        else Input(capacity.PROCESS_OVERHEAD, "default")
-    )
-
-    # Interpreters leak: with mod_perl or mod_php loaded, children should be recycled.
-    loaded: list[str] = []
-    source = "default"
-    if model is not None:
-        loaded = sorted(
-            m for m in model.modules if m in _INTERPRETER_MODULES or m.startswith("php")
-        )
-        source = "config"
-    if not loaded and tree is not None and tree.interpreters:
-        loaded, source = tree.interpreters, "measured"
-    inputs["recycle"] = Input(bool(loaded), source, ", ".join(loaded) + " loaded" if loaded else "")
-
-    sizing = Sizing(
-        ram=inputs["ram"].value,
-        reserve=inputs["reserve"].value,
-        shared=inputs["shared"].value,
-        child=inputs["child"].value,
-        margin=inputs["margin"].value,
-        mpm=mpm,
-        version=version,
-        threads_per_child=inputs["threads_per_child"].value,
-        process_overhead=inputs["process_overhead"].value,
-        thread_overhead=inputs["thread_overhead"].value,
-        recycle=bool(loaded),
-    )
-    try:
-        recommendation = capacity.recommend(sizing)
-    except CapacityError as exc:
-        raise ConfigError(str(exc)) from None
-
-    adjustments = mpm_adjustments(mpm, version, recommendation.settings)
-    for adj in adjustments or ():
-        # A bug of ours, not the user's: say so rather than hand out a snippet httpd rewrites.
-        warnings.append(
-            Notice("httpd-adjusts", f"httpd would adjust the recommendation: {adj.message}")
-        )
-
-    if opts.logs:
-        warnings.extend(_log_warnings(opts, model, measured))
-
-    return Suggestion(
-        recommendation=recommendation,
-        inputs=inputs,
-        current=current,
-        current_source=current_source,
-        current_processes=_processes_needed(current_result, mpm),
-        measurement=measured,
-        warnings=warnings,
-    )
+        paths.extend(history.DEFAULT_ERROR_LOGS)
+    return history.error_log_warnings(paths) + history.kernel_log_warnings()
 
 
 # --------------------------------------------------------------------------- rendering
@@ -481,16 +291,24 @@ _env = jinja2.Environment(
 def render_text(s: Suggestion) -> str:
     r = s.recommendation
     z = s.sizing
-    width = max(len(k) for k in r.settings)
-    out = [f"Recommended for {z.mpm} on Apache {z.version}:", ""]
-    out += [f"    {name:<{width}}  {value:>6}" for name, value in r.settings.items()]
+    if r is not None:
+        width = max(len(k) for k in r.settings)
+        out = [f"Recommended for {z.mpm} on Apache {z.version}:", ""]
+        out += [f"    {name:<{width}}  {value:>6}" for name, value in r.settings.items()]
+        for pool, values in r.pools.items():
+            out += ["", f"  {pool}:"]
+            out += [f"    {name:<{width}}  {value:>6}" for name, value in values.items()]
+    else:
+        out = [f"No recommendation for {z.mpm} on Apache {z.version}:", ""]
+        out += [f"    {s.gathered.declined}"]
     out += ["", "Inputs:"]
     rows = s.input_rows()
     w1 = max(len(row[0]) for row in rows)
     w2 = max(len(row[1]) for row in rows)
     out += [f"  {what:<{w1}}  {value:>{w2}}  {origin}" for what, value, origin in rows]
-    out += ["", "Arithmetic:"]
-    out += ["  " + line for line in r.steps]
+    if r is not None:
+        out += ["", "Arithmetic:"]
+        out += ["  " + line for line in r.steps]
     current = s.current_lines()
     if current:
         out += ["", "Now:"]
@@ -504,9 +322,15 @@ def render_text(s: Suggestion) -> str:
 def render_conf(s: Suggestion) -> str:
     z = s.sizing
     r = s.recommendation
+    if r is None:
+        raise ConfigError(f"no recommendation: {s.gathered.declined}")
     width = max(len(k) for k in r.settings)
+    pools = []
+    for name, values in r.pools.items():
+        pool_width = max(len(k) for k in values)
+        pools.append((name, [(f"{k:<{pool_width}}", v) for k, v in values.items()]))
     return _env.get_template("mpm.conf.j2").render(
-        module=_MODULE_NAMES[z.version][z.mpm],
+        module=module_condition(z.mpm, z.version),
         settings=[(f"{k:<{width}}", v) for k, v in r.settings.items()],
         summary=(
             f"{mib(z.ram)} RAM, {mib(z.reserve)} reserve, {mib(z.shared)} shared, "
@@ -514,6 +338,7 @@ def render_conf(s: Suggestion) -> str:
         ),
         mpm=z.mpm,
         version=z.version,
+        pools=pools,
     )
 
 
@@ -521,10 +346,11 @@ def _chart(s: Suggestion) -> dict:
     """Coordinates for the SVG: memory against processes, RAM line, current and recommended."""
     z = s.sizing
     r = s.recommendation
+    assert r is not None
     width, height, left, bottom, top, right = 640, 360, 70, 40, 20, 20
     marks = [r.processes] + ([s.current_processes] if s.current_processes else [])
     x_max = max(max(marks) * 1.15, 1)
-    y_max = max(capacity.memory_at(z, math.ceil(x_max)), z.ram) * 1.1
+    y_max = max(capacity.worst_case(z, math.ceil(x_max)).total, z.ram) * 1.1
 
     def x(n: float) -> float:
         return round(left + (width - left - right) * n / x_max, 1)
@@ -533,7 +359,8 @@ def _chart(s: Suggestion) -> dict:
         return round(height - bottom - (height - top - bottom) * b / y_max, 1)
 
     def point(n: float) -> dict:
-        return {"x": x(n), "y": y(capacity.memory_at(z, n)), "n": n}
+        total = z.reserve + z.shared + capacity.fixed_cost(z) + n * capacity.per_process_cost(z)
+        return {"x": x(n), "y": y(total), "n": n}
 
     ticks = []
     step = 10 ** max(0, int(math.log10(max(x_max, 1))))
@@ -560,7 +387,7 @@ def _chart(s: Suggestion) -> dict:
         "y0": y(0),
         "ytop": y(y_max),
         "line": [point(0), point(x_max)],
-        "floor": y(z.reserve + z.shared),
+        "floor": y(z.reserve + z.shared + capacity.fixed_cost(z)),
         "ram": y(z.ram),
         "ram_label": f"RAM {mib(z.ram)}",
         "recommended": rec,
@@ -573,11 +400,13 @@ def _chart(s: Suggestion) -> dict:
 
 def render_html(s: Suggestion) -> str:
     z = s.sizing
+    if s.recommendation is None:
+        raise ConfigError(f"no recommendation: {s.gathered.declined}")
     return _env.get_template("report.html.j2").render(
         title=f"httpdlint suggest: {z.mpm}, Apache {z.version}",
         settings=s.recommendation.settings,
         current=s.current,
-        current_source=s.current_source,
+        current_source=s.gathered.current_source,
         explanation=s.explanation(),
         warnings=s.warnings,
         chart=_chart(s),

@@ -6,10 +6,9 @@ import os
 from collections.abc import Iterator
 
 from ..findings import Finding
+from ..mpm import compiled_defaults, recycle_directive, workers_directive
 from ..syntax import Directive
 
-# Compiled defaults when the MPM model is unavailable (prefork.c / worker.c / event.c).
-_DEFAULT_WORKERS = {"prefork": 256, "worker": 400, "event": 400}
 # Modules that run application code inside every httpd child.
 EMBEDDED = {
     "perl_module": "mod_perl",
@@ -20,14 +19,6 @@ EMBEDDED = {
     "python_module": "mod_python",
     "wsgi_module": "mod_wsgi",
 }
-
-
-def workers_name(version: str) -> str:
-    return "MaxClients" if version == "2.2" else "MaxRequestWorkers"
-
-
-def lifetime_name(version: str) -> str:
-    return "MaxRequestsPerChild" if version == "2.2" else "MaxConnectionsPerChild"
 
 
 def mpm_block(model) -> Directive | None:
@@ -54,17 +45,17 @@ def _setting(model, *names: str) -> Directive | None:
 def missing_max_request_workers(model, rule, settings) -> Iterator[Finding]:
     if model.mpm_name is None:
         return
-    name = workers_name(model.version)
+    name = workers_directive(model.version)
     names = ("MaxClients",) if model.version == "2.2" else ("MaxRequestWorkers", "MaxClients")
     if _setting(model, *names) is not None:
         return
-    effective = getattr(model.mpm, "effective", {}) or {}
-    value = effective.get(name, _DEFAULT_WORKERS[model.mpm_name])
+    effective = _effective(model)
+    value = effective[name]
     extra = ""
     if model.mpm_name == "prefork":
-        extra = f" (ServerLimit {effective.get('ServerLimit', 256)})"
+        extra = f" (ServerLimit {effective['ServerLimit']})"
     else:
-        tpc = effective.get("ThreadsPerChild", 25)
+        tpc = effective["ThreadsPerChild"]
         extra = f" ({value // max(tpc, 1)} processes of {tpc} threads)"
     block = mpm_block(model)
     where = {"at": block} if block is not None else {"file": model.config.root, "line": 1}
@@ -74,6 +65,13 @@ def missing_max_request_workers(model, rule, settings) -> Iterator[Finding]:
         + _elsewhere(model, names),
         **where,
     )
+
+
+def _effective(model) -> dict:
+    """The MPM's settings as httpd runs them, or its compiled defaults without a model."""
+    if model.mpm is not None:
+        return model.mpm.effective
+    return compiled_defaults(model.mpm_name, model.version)
 
 
 def _elsewhere(model, names: tuple[str, ...]) -> str:
@@ -95,19 +93,9 @@ def unbounded_child_lifetime(model, rule, settings) -> Iterator[Finding]:
         embedded.remove("wsgi_module")  # daemon mode runs the application outside the children
     if not embedded or model.mpm_name is None:
         return
-    name = lifetime_name(model.version)
+    name = recycle_directive(model.version)
     node = _setting(model, "MaxRequestsPerChild", "MaxConnectionsPerChild")
-    effective = getattr(model.mpm, "effective", {}) or {}
-    if name in effective:
-        value = effective[name]
-    elif node is not None:
-        try:
-            value = int(node.args[0])
-        except (IndexError, ValueError):
-            return
-    else:
-        value = 10000 if model.version == "2.2" else 0
-    if value != 0:
+    if _effective(model)[name] != 0:
         return
     mods = ", ".join(EMBEDDED[i] for i in embedded)
     how = f"{node.name} 0" if node is not None else f"{name} is unset (httpd's default is 0)"
@@ -278,39 +266,37 @@ def mpm_startup_adjustment(model, rule, settings) -> Iterator[Finding]:
 
 
 def memory_overcommit(model, rule, settings) -> Iterator[Finding]:
-    from ..mpm import overcommit
-    from ..sizes import format_size
+    """More children allowed than fit: the one worst case `suggest` prints, and its limit."""
+    from ..capacity import CapacityError, mib, recommend, worst_case
 
-    if model.mpm is None or model.mpm.fatal:
+    sizing = settings.sizing
+    if sizing is None or model.mpm is None or model.mpm.fatal:
         return
-    ram = settings.ram or model.ram_bytes
-    child = settings.child_size or model.child_bytes
-    if not ram or not child:
+    needed = model.mpm.processes_needed()
+    try:
+        fits = recommend(sizing)
+    except CapacityError as exc:
+        fits, why = None, str(exc)
+    if fits is not None and needed <= fits.processes:
         return
-    shared = model.shared_bytes or 0
-    result = overcommit(model.mpm, ram, child, shared)
-    if result is None:
-        return
-    _, arithmetic = result
     name = model.mpm.limit_name
     value = model.mpm.max_workers
     node = _setting(model, *(("MaxClients",) if model.version == "2.2" else (name, "MaxClients")))
     how = f"{name} {value}" if node is not None else f"no {name}, so httpd's default {value}"
-    processes = max(0, (ram - shared) // child)
-    if model.mpm_name == "prefork":
-        fits = f"at most {processes}"
+    worst = worst_case(sizing, needed)
+    if fits is None:
+        verdict = why
+    elif model.mpm_name == "prefork":
+        verdict = f"at most {fits.workers} fit"
     else:
-        tpc = int(model.mpm.effective.get("ThreadsPerChild", 25))
-        fits = f"at most {processes * tpc} ({processes} processes of {tpc} threads)"
-    source = "measured" if settings.child_size is None else "given"
+        verdict = f"at most {fits.workers} fit ({fits.processes} processes)"
     block = mpm_block(model)
     if node is not None or block is not None:
         where = {"at": node or block}
     else:
         where = {"file": model.config.root, "line": 1}
     yield rule.finding(
-        f"{how}: worst case {arithmetic}; with {format_size(child)} children ({source}) "
-        f"{name} fits {fits} before the system's own share and a safety margin: "
+        f"{how}: worst case {worst.text} > {mib(sizing.ram)} RAM; {verdict}: "
         "`httpdlint suggest` sizes it",
         **where,
     )

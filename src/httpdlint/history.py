@@ -1,0 +1,135 @@
+"""What httpd's past says: its error log reaching MaxRequestWorkers, the kernel's OOM killer.
+
+Only regular files are read, and only their last 8 MiB: a configuration may name any path as
+its ErrorLog (a FIFO, /dev/zero), and none of them may hang or exhaust this tool.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+from collections.abc import Iterable
+
+from httpdlint.measure import Notice
+from httpdlint.procfs import PROC, is_httpd_name
+
+__all__ = [
+    "DEFAULT_ERROR_LOGS",
+    "find_limit_hits",
+    "find_oom_kills",
+    "open_error_logs",
+    "error_log_warnings",
+    "kernel_log_warnings",
+]
+
+_LIMIT_RE = re.compile(
+    r"AH00161|AH00286|AH00484|server reached (?:MaxRequestWorkers|MaxClients) setting"
+)
+_OOM_RE = re.compile(
+    r"(?:Out of memory|Memory cgroup out of memory)[^\n]*?: Kill(?:ed)? process (\d+) \(([^)]*)\)"
+)
+
+
+def find_limit_hits(text: str) -> list[str]:
+    """Error log lines where httpd ran out of workers (2.4 AH00161/AH00286/AH00484, 2.2 text)."""
+    return [line for line in text.splitlines() if _LIMIT_RE.search(line)]
+
+
+def find_oom_kills(text: str) -> list[tuple[int, str, str]]:
+    """(pid, name, line) for each kernel OOM kill of an httpd process in `text`."""
+    kills = []
+    for line in text.splitlines():
+        match = _OOM_RE.search(line)
+        if match and is_httpd_name(match.group(2)):
+            kills.append((int(match.group(1)), match.group(2), line.strip()))
+    return kills
+
+
+def _tail(path: str, limit: int = 8 * 1024 * 1024) -> str:
+    """The last `limit` bytes of a regular file as text (logs can be huge; recent lines matter).
+
+    Raises OSError for anything but a regular file: opening a FIFO would block, and a device
+    such as /dev/zero never ends. O_NONBLOCK keeps the open itself from waiting on a FIFO.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{path}: not a regular file")
+        f.seek(max(0, info.st_size - limit))
+        return f.read(limit).decode("utf-8", "replace")
+
+
+def open_error_logs(pid: int, proc: str = PROC) -> list[str]:
+    """Error logs the running parent holds open (its fds pointing at *error*log* files)."""
+    paths: set[str] = set()
+    try:
+        fds = os.listdir(f"{proc}/{pid}/fd")
+    except OSError:
+        return []
+    for fd in fds:
+        try:
+            target = os.readlink(f"{proc}/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if re.search(r"error[._-]?log", os.path.basename(target)) and os.path.isfile(target):
+            paths.add(target)
+    return sorted(paths)
+
+
+DEFAULT_ERROR_LOGS = ("/var/log/apache2/error.log", "/var/log/httpd/error_log")
+
+
+def error_log_warnings(paths: Iterable[str]) -> list[Notice]:
+    """A warning per error log that shows httpd reached MaxRequestWorkers (or MaxClients)."""
+    warnings = []
+    for path in dict.fromkeys(paths):
+        try:
+            hits = find_limit_hits(_tail(path))
+        except OSError:
+            continue
+        if hits:
+            warnings.append(
+                Notice(
+                    "limit-reached",
+                    f"{path}: httpd reached its worker limit {len(hits)} time(s), last: "
+                    f"{hits[-1].strip()[:200]}",
+                )
+            )
+    return warnings
+
+
+def _kernel_log_text() -> str:
+    """Recent kernel messages from the first readable source: kern.log, journal, dmesg."""
+    for path in ("/var/log/kern.log", "/var/log/messages"):
+        try:
+            return _tail(path)
+        except OSError:
+            continue
+    for command in (["journalctl", "-k", "-q", "--no-pager", "-n", "20000"], ["dmesg"]):
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=5, errors="replace"
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if done.returncode == 0 and done.stdout:
+            return done.stdout
+    return ""
+
+
+def kernel_log_warnings(text: str | None = None) -> list[Notice]:
+    """A warning when the kernel's OOM killer has killed httpd processes."""
+    kills = find_oom_kills(_kernel_log_text() if text is None else text)
+    if not kills:
+        return []
+    pids = ", ".join(str(pid) for pid, _, _ in kills[-5:])
+    return [
+        Notice(
+            "oom-killed",
+            f"the kernel killed httpd for lack of memory {len(kills)} time(s) (PIDs {pids}); "
+            f"last: {kills[-1][2][:200]}",
+        )
+    ]

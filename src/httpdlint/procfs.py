@@ -1,0 +1,522 @@
+"""One process's memory as the kernel accounts it, and the machine's RAM and memory limits.
+
+Reads /proc directly: /proc/PID/stat and /proc/PID/smaps_rollup for every process (two small
+reads), and for the processes a sizing depends on (httpd's tree, its daemons, PHP-FPM pools)
+also /proc/PID/smaps, /proc/PID/status and each thread's wait channel. psutil is the fallback
+where a kernel lacks smaps_rollup. No arithmetic about capacity happens here.
+
+What "private" means: a process's pages that no other process maps, in its private mappings
+(dirty pages and anonymous clean ones, plus what of them is swapped out). That is what one
+more child costs the kernel. Shared-memory mappings (opcache, the scoreboard: `s` in the
+permissions) are left out of it even when only one process has touched them so far (the child
+that compiled the code), and counted once for the whole tree through their PSS; clean file
+pages (program text) are page cache, not the process's own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import psutil
+
+__all__ = [
+    "HTTPD_NAMES",
+    "ProcessInfo",
+    "is_httpd_name",
+    "read_process",
+    "read_processes",
+    "busy_threads",
+    "cmdline",
+    "mapped_libraries",
+    "physical_memory",
+    "cgroup_limit",
+    "ram",
+]
+
+#: Process names (comm, at most 15 characters) that are an httpd, most common first.
+_HTTPD_NAMES = (
+    "apache2",
+    "httpd",
+    "apache",
+    "httpd2",
+    "httpd-prefork",
+    "httpd.worker",
+    "httpd.event",
+)
+HTTPD_NAMES = frozenset(_HTTPD_NAMES)
+
+# A cgroup limit at or above this is "no limit" (v1 writes 2^63 rounded down to a page).
+_NO_LIMIT = 2**62
+
+PROC = "/proc"
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+# Keys of /proc/PID/smaps_rollup we use, in kB.
+_ROLLUP_KEYS = {
+    b"Rss": "rss",
+    b"Pss": "pss",
+    b"Private_Clean": "private_clean",
+    b"Private_Dirty": "private_dirty",
+    b"Private_Hugetlb": "private_hugetlb",
+    b"Swap": "swap",
+}
+
+# Where an idle worker waits, by the kernel function in /proc/PID/task/TID/wchan: accept()
+# on a listener, epoll on several (and event's listener thread), the accept mutex (futex,
+# SysV semaphore, fcntl or flock lock), a threaded MPM's idle queue (a futex), and a threaded
+# child's main thread on the pipe of death. A thread that waits anywhere else (a sleep, a
+# socket read, a backend) is serving a request, and one that runs has no wait channel at
+# all. Names differ across kernels (futex_wait_queue_me, futex_do_wait): prefixes cover them.
+_IDLE_WAITS = (
+    b"inet_csk_accept",
+    b"ep_poll",
+    b"do_epoll_wait",
+    b"futex",
+    b"do_semtimedop",
+    b"sem",
+    b"posix_lock",
+    b"locks_lock",
+    b"flock",
+    b"fcntl",
+    b"anon_pipe_read",
+    b"pipe_read",
+    b"pipe_wait",
+)
+
+# httpd24, httpd.worker, httpd-prefork: distributions' variants; not httpdlint.
+_HTTPD_VARIANT = re.compile(r"httpd(\d*|[.-][\w.-]+)")
+
+
+def is_httpd_name(name: str) -> bool:
+    """True for apache2, httpd and the distributions' variants (httpd.worker, ...)."""
+    return name in HTTPD_NAMES or _HTTPD_VARIANT.fullmatch(name) is not None
+
+
+def _real_name(pid: int, comm: str, proc: str) -> str:
+    """The program's name when comm holds a path instead.
+
+    mod_perl sets $0 to the command line, so the kernel's comm reads "/usr/sbin/apach" (a path
+    cut at 15 characters). The executable's name is then read from /proc/PID/exe, which needs
+    the same permission as the memory maps; without it a cut name that begins an httpd name
+    ("apach") is taken for that name.
+    """
+    try:
+        # An upgraded binary reads "/usr/sbin/apache2 (deleted)" until httpd restarts.
+        return os.path.basename(os.readlink(f"{proc}/{pid}/exe")).removesuffix(" (deleted)")
+    except OSError:
+        pass
+    base = os.path.basename(comm)
+    if len(comm) == 15 and len(base) >= 4:
+        for name in _HTTPD_NAMES:
+            if name.startswith(base):
+                return name
+    return base or comm
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """One process, sizes in bytes. `exact` is False when USS/PSS are RSS stand-ins.
+
+    `private`, `anon`, `shm`, `pte` and `busy` are read only in detail (see read_process);
+    elsewhere `private` is the USS and the others 0 or None.
+    """
+
+    pid: int
+    ppid: int
+    name: str
+    rss: int
+    uss: int
+    pss: int
+    swap: int
+    threads: int
+    uid: int
+    age: float
+    exact: bool = True
+    role: str = "other"
+    #: Private memory that only this process holds (see the module's docstring).
+    private: int = 0
+    #: Anonymous resident memory (RssAnon): a parent's copy-on-write pages.
+    anon: int = 0
+    #: PSS of its shared-memory mappings: summed over processes, the shared memory in use.
+    shm: int = 0
+    #: Page tables (VmPTE): kernel memory that grows with the process's mappings.
+    pte: int = 0
+    #: CPU seconds used (user + system): has it served traffic?
+    cpu: float = 0.0
+    #: Threads serving a request at the time of reading; None when unknown.
+    busy: int | None = None
+    #: Daemon group or pool this process belongs to ("wsgi:app", "php-fpm www").
+    group: str = ""
+
+    def to_json(self) -> dict:
+        return {
+            "pid": self.pid,
+            "ppid": self.ppid,
+            "role": self.role,
+            "group": self.group or None,
+            "name": self.name,
+            "rss": self.rss,
+            "uss": self.uss,
+            "pss": self.pss,
+            "private": self.private,
+            "anon": self.anon,
+            "shm": self.shm,
+            "pte": self.pte,
+            "swap": self.swap,
+            "threads": self.threads,
+            "busy": self.busy,
+            "cpu_seconds": round(self.cpu, 2),
+            "age_seconds": round(self.age, 1),
+            "exact": self.exact,
+        }
+
+
+def _uptime(proc: str = PROC) -> float:
+    with open(f"{proc}/uptime", "rb") as f:
+        return float(f.read().split()[0])
+
+
+def _read_stat(pid: int, proc: str) -> tuple[str, int, int, float, int, float] | None:
+    """(name, ppid, threads, start s, rss pages, cpu s) from /proc/PID/stat; None if gone."""
+    try:
+        with open(f"{proc}/{pid}/stat", "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # comm may hold spaces and parentheses: it runs from the first "(" to the last ")".
+    open_paren = data.find(b"(")
+    close_paren = data.rfind(b")")
+    name = data[open_paren + 1 : close_paren].decode("utf-8", "replace")
+    fields = data[close_paren + 2 :].split()
+    # fields[0] is stat field 3 (state): ppid 4, utime 14, stime 15, threads 20, start 22, rss 24.
+    cpu = (int(fields[11]) + int(fields[12])) / _CLK_TCK
+    return name, int(fields[1]), int(fields[17]), int(fields[19]) / _CLK_TCK, int(fields[21]), cpu
+
+
+def _read_rollup(pid: int, proc: str) -> dict[str, int] | None:
+    """Sizes in bytes from /proc/PID/smaps_rollup; None when the kernel has no such file.
+
+    Raises PermissionError when the process belongs to another user and we may not ptrace it.
+    """
+    try:
+        with open(f"{proc}/{pid}/smaps_rollup", "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        if os.path.exists(f"{proc}/{pid}"):
+            return None  # kernel older than 4.14: no rollup
+        raise ProcessLookupError(pid) from None
+    values = dict.fromkeys(_ROLLUP_KEYS.values(), 0)
+    for line in data.splitlines()[1:]:
+        key, _, rest = line.partition(b":")
+        name = _ROLLUP_KEYS.get(key)
+        if name is not None:
+            values[name] = int(rest.split()[0]) * 1024
+    return values
+
+
+_HEX = frozenset(b"0123456789abcdef")
+
+
+def _read_smaps(pid: int, proc: str) -> dict[str, int] | None:
+    """rss, pss, uss, swap, private and shm from /proc/PID/smaps (see the module docstring).
+
+    None when the kernel has no such file; raises PermissionError, ProcessLookupError.
+    """
+    try:
+        with open(f"{proc}/{pid}/smaps", "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        if os.path.exists(f"{proc}/{pid}"):
+            return None
+        raise ProcessLookupError(pid) from None
+    rss = pss = uss = swap = private = shm = 0
+    shared = anon = False
+    for line in data.split(b"\n"):
+        if not line:
+            continue
+        if line[0] in _HEX:  # a mapping's header: address range, perms, offset, dev, inode, path
+            parts = line.split(None, 5)
+            shared = parts[1][3:4] == b"s"
+            path = parts[5] if len(parts) == 6 else b""
+            anon = not path or path[:1] == b"["
+            continue
+        key = line[:14]
+        if key.startswith(b"Rss:"):
+            rss += int(line[4:].split()[0])
+        elif key.startswith(b"Pss:"):
+            n = int(line[4:].split()[0])
+            pss += n
+            if shared:
+                shm += n
+        elif key == b"Private_Dirty:":
+            n = int(line[14:].split()[0])
+            uss += n
+            if not shared:
+                private += n
+        elif key == b"Private_Clean:":
+            n = int(line[14:].split()[0])
+            uss += n
+            if anon and not shared:
+                private += n
+        elif key.startswith(b"Swap:"):
+            n = int(line[5:].split()[0])
+            swap += n
+            if not shared:
+                private += n
+    k = 1024
+    return {
+        "rss": rss * k,
+        "pss": pss * k,
+        "uss": uss * k,
+        "swap": swap * k,
+        "private": private * k,
+        "shm": shm * k,
+    }
+
+
+def _read_status(pid: int, proc: str) -> dict[str, int]:
+    """VmSwap, RssAnon and VmPTE from /proc/PID/status (readable for any process), in bytes."""
+    out = {"VmSwap": 0, "RssAnon": 0, "VmPTE": 0}
+    try:
+        with open(f"{proc}/{pid}/status", "rb") as f:
+            for line in f:
+                key = line.split(b":", 1)[0].decode("ascii", "replace")
+                if key in out:
+                    out[key] = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return out
+
+
+def busy_threads(pid: int, proc: str = PROC) -> int | None:
+    """How many of a process's threads are serving a request now; None when unreadable.
+
+    A thread is idle when it waits where httpd's (and PHP-FPM's) idle workers wait (_IDLE_WAITS);
+    a running thread or one waiting elsewhere is busy. The main thread and the listener of a
+    threaded child wait on a futex or in epoll, so they count as idle.
+    """
+    try:
+        tids = os.listdir(f"{proc}/{pid}/task")
+    except OSError:
+        return None
+    busy = 0
+    known = False
+    for tid in tids:
+        try:
+            with open(f"{proc}/{pid}/task/{tid}/wchan", "rb") as f:
+                wchan = f.read().strip()
+        except OSError:
+            continue
+        if wchan in (b"", b"0"):
+            # No wait channel: running, or hidden from us. Only a running state counts.
+            try:
+                with open(f"{proc}/{pid}/task/{tid}/stat", "rb") as f:
+                    state = f.read().rsplit(b")", 1)[1][1:2]
+            except (OSError, IndexError):
+                continue
+            known = True
+            busy += state == b"R"
+            continue
+        known = True
+        busy += not wchan.startswith(_IDLE_WAITS)
+    return busy if known else None
+
+
+def read_process(
+    pid: int,
+    *,
+    uptime: float | None = None,
+    proc: str = PROC,
+    role: str = "other",
+    detail: bool = False,
+) -> ProcessInfo | None:
+    """One process's memory; None when it has exited (a race every scan must expect).
+
+    Without permission to read its memory maps (another user's process, not root), USS and PSS
+    are set to RSS and `exact` is False: an upper bound, never a traceback. With `detail`,
+    smaps, status and the threads' wait channels are read too (private, anon, shm, pte, busy).
+    """
+    stat = _read_stat(pid, proc)
+    if stat is None:
+        return None
+    name, ppid, threads, start, rss_pages, cpu = stat
+    if "/" in name:
+        name = _real_name(pid, name, proc)
+    if uptime is None:
+        uptime = _uptime(proc)
+    try:
+        uid = os.stat(f"{proc}/{pid}").st_uid
+    except OSError:
+        return None
+    exact = True
+    values: dict[str, int] | None = None
+    try:
+        if detail:
+            values = _read_smaps(pid, proc)
+        if values is None:
+            rollup = _read_rollup(pid, proc)
+            if rollup is not None:
+                uss = rollup["private_clean"] + rollup["private_dirty"] + rollup["private_hugetlb"]
+                values = {**rollup, "uss": uss, "private": uss, "shm": 0}
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        exact = False
+    if values is None and exact:
+        values = _psutil_memory(pid)
+        exact = values is not None
+    status = _read_status(pid, proc) if detail or values is None else {}
+    if values is None:
+        rss = rss_pages * _PAGE
+        values = {"rss": rss, "uss": rss, "pss": rss, "private": rss, "shm": 0}
+        values["swap"] = status.get("VmSwap", 0)
+    return ProcessInfo(
+        pid=pid,
+        ppid=ppid,
+        name=name,
+        rss=values["rss"],
+        uss=values["uss"],
+        pss=values["pss"],
+        swap=values["swap"],
+        threads=threads,
+        uid=uid,
+        age=max(0.0, uptime - start),
+        exact=exact,
+        role=role,
+        private=values["private"],
+        anon=status.get("RssAnon", 0),
+        shm=values["shm"],
+        pte=status.get("VmPTE", 0),
+        cpu=cpu,
+        busy=busy_threads(pid, proc) if detail else None,
+    )
+
+
+def _psutil_memory(pid: int) -> dict[str, int] | None:
+    """The slow path for kernels without smaps_rollup: psutil parses /proc/PID/smaps."""
+    try:
+        full = psutil.Process(pid).memory_full_info()
+    except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess, OSError):
+        return None
+    return {
+        "rss": full.rss,
+        "pss": getattr(full, "pss", full.uss),
+        "uss": full.uss,
+        "private": full.uss,
+        "shm": 0,
+        "swap": getattr(full, "swap", 0),
+    }
+
+
+def all_pids(proc: str = PROC) -> list[int]:
+    return [int(entry) for entry in os.listdir(proc) if entry.isdigit()]
+
+
+def read_processes(pids: Iterable[int] | None = None, *, proc: str = PROC) -> list[ProcessInfo]:
+    """Read many processes (all of them by default), skipping those that exit meanwhile."""
+    uptime = _uptime(proc)
+    out = []
+    for pid in all_pids(proc) if pids is None else pids:
+        info = read_process(pid, uptime=uptime, proc=proc)
+        if info is not None:
+            out.append(info)
+    return out
+
+
+def cmdline(pid: int, proc: str = PROC) -> list[bytes] | None:
+    """The process's arguments; None when it is gone, [] for a zombie or a kernel thread."""
+    try:
+        with open(f"{proc}/{pid}/cmdline", "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return []
+    return data.rstrip(b"\0").split(b"\0") if data else []
+
+
+def mapped_libraries(pid: int, proc: str = PROC) -> list[str]:
+    """Basenames of the shared objects a process maps, sorted; [] when unreadable."""
+    names: set[str] = set()
+    try:
+        with open(f"{proc}/{pid}/maps", "rb") as f:
+            for line in f:
+                parts = line.split(maxsplit=5)
+                if len(parts) == 6 and b".so" in parts[5]:
+                    names.add(os.path.basename(parts[5].strip()).decode("utf-8", "replace"))
+    except OSError:
+        return []
+    return sorted(names)
+
+
+# --------------------------------------------------------------------------- RAM and cgroups
+
+
+def physical_memory() -> int:
+    """Total physical memory in bytes."""
+    return int(psutil.virtual_memory().total)
+
+
+def _read_limit(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except OSError:
+        return None
+    if not text or text == "max":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if 0 < value < _NO_LIMIT else None
+
+
+def cgroup_limit(
+    pid: int | str = "self", *, root: str = "/sys/fs/cgroup", proc: str = PROC
+) -> int | None:
+    """The tightest memory limit of the cgroup `pid` runs in and its ancestors, or None.
+
+    Reads cgroup v2 (memory.max, also on a hybrid /sys/fs/cgroup/unified mount) and v1
+    (memory/memory.limit_in_bytes). "max", an absent file or a huge value mean no limit.
+    The root files are read too: inside a container the cgroup path may read "/" while the
+    container's own cgroup is mounted at the root.
+    """
+    candidates: list[str] = [
+        f"{root}/memory.max",
+        f"{root}/unified/memory.max",
+        f"{root}/memory/memory.limit_in_bytes",
+    ]
+    try:
+        with open(f"{proc}/{pid}/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        hierarchy, _, rest = line.partition(":")
+        controllers, _, path = rest.partition(":")
+        path = path.strip("/")
+        if hierarchy == "0" and controllers == "":
+            bases, filename = [root, f"{root}/unified"], "memory.max"
+        elif "memory" in controllers.split(","):
+            bases, filename = [f"{root}/memory"], "memory.limit_in_bytes"
+        else:
+            continue
+        parts = path.split("/") if path else []
+        for base in bases:
+            # Every ancestor's limit binds too, so walk up to the hierarchy's root.
+            for depth in range(len(parts), 0, -1):
+                candidates.append("/".join([base, *parts[:depth], filename]))
+    limits = [limit for limit in map(_read_limit, candidates) if limit is not None]
+    return min(limits) if limits else None
+
+
+def ram(pid: int | str = "self") -> tuple[int, int, int | None]:
+    """(usable RAM, physical RAM, cgroup limit or None): usable is the smaller of the two."""
+    physical = physical_memory()
+    limit = cgroup_limit(pid)
+    return (min(physical, limit) if limit else physical), physical, limit
