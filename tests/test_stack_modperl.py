@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from stackrun import MIB, MODULES, Stack, base_config, judge, need, run_point
+from stackrun import MIB, MODULES, Stack, base_config, httpdlint, judge, need, run_point
 
 pytestmark = pytest.mark.apache
 
@@ -81,13 +81,19 @@ PerlModule Grow
     return conf
 
 
+def beside(conf: Path, pid: int, url: str) -> dict:
+    """`suggest --ram 1G` with the server's configuration, and with none (discovery)."""
+    common = ["--ram", "1G", "--format", "json", "--no-logs"]
+    return {"path": httpdlint("suggest", str(conf), *common), "none": httpdlint("suggest", *common)}
+
+
 STACK = Stack("prefork + mod_perl", write, lambda n: n, "/grow?hold={hold}")
 
 
 def test_prefork_mod_perl_busy_children(apache2_bin: str, tmp_path: Path) -> None:
     need(MODULES / "mod_perl.so", "libapache2-mod-perl2")
     small = run_point(STACK, apache2_bin, 5)
-    large = run_point(STACK, apache2_bin, 10)
+    large = run_point(STACK, apache2_bin, 10, after=beside)
     judge(STACK, small, large)
     s = large.suggestion
     # The handler's memory is the child's; the preloaded block is shared, counted once.
@@ -96,6 +102,15 @@ def test_prefork_mod_perl_busy_children(apache2_bin: str, tmp_path: Path) -> Non
     assert s["running"]["busy_seen"] is True and s["sizing"] == "given-ram"
     assert s["recommended"]["MaxConnectionsPerChild"] > 0  # mod_perl: recycle children
     assert s["current"]["MaxRequestWorkers"] == 10 and s["current_source"] == "config"
+    # With --ram alone, beside the running server: sized from that server's measured
+    # children (found by its PidFile with PATH, by discovery without), for the RAM given.
+    for found in large.extra.values():
+        assert found["sizing"] == "given-ram" and found["sources"]["child"] == "measured"
+        # Between requests, but Perl keeps what it took: a recommendation, not a refusal.
+        assert found["recommended"] is not None, found["declined"]
+        assert found["running"]["busy_seen"] is False
+        assert found["running"]["parent"] == s["running"]["parent"]
+        assert abs(found["child_bytes"] - HELD_MIB * MIB) <= 0.15 * HELD_MIB * MIB
 
     # httpd itself accepts the recommendation as written, without adjusting anything.
     done = subprocess.run(

@@ -138,6 +138,7 @@ def check(
             list(define or []) + list(conf.get("defines", [])),
             list(module or []) + list(conf.get("modules", [])),
             apache_version or conf.get("apache-version"),
+            pid=pid,
         )
         findings = []
         wants_sizing = any(

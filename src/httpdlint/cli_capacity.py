@@ -58,8 +58,9 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _model(path, server_root, defines, modules, version):
-    """The configuration of PATH, this machine's without one, or None where there is none."""
+def _model(path, server_root, defines, modules, version, pid):
+    """The configuration of PATH; without one, that of the running server (`pid`, else the
+    busiest), else this machine's; None where there is none."""
     from httpdlint.discover import load_models
 
     models = load_models(
@@ -69,6 +70,7 @@ def _model(path, server_root, defines, modules, version):
         list(modules or ()),
         version,
         optional=True,
+        pid=pid,
     )
     return models[0] if models else None
 
@@ -118,7 +120,7 @@ def measure_command(
         if fmt not in MEASURE_FORMATS:
             raise ConfigError(f"unknown format {fmt!r}: one of {', '.join(MEASURE_FORMATS)}")
         length, every = _window(duration, interval)
-        model = _model(path, server_root, define, module, apache_version)
+        model = _model(path, server_root, define, module, apache_version, pid)
         if pid is None and model is not None:
             pid = server_pid(model)
             if pid is None and path:
@@ -202,7 +204,7 @@ def suggest_command(
             apache_version=apache_version,
         )
         length, every = _window(duration, interval)
-        model = _model(path, server_root, define, module, apache_version)
+        model = _model(path, server_root, define, module, apache_version, pid)
         if length:
             bar, tick = _progress(length, every)
             with bar:

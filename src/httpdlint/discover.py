@@ -52,6 +52,66 @@ def compiled_paths(binary: str) -> tuple[str | None, str | None, str | None]:
     )
 
 
+def _running_server(pid: int | None) -> tuple[str, str | None, list[str], str] | None:
+    """(main file, server root, -D defines, binary) of a running httpd parent: `pid`, else
+    the one with most children. Its own command line decides (-f, -d, -D), then its
+    binary's compiled paths, as httpd itself does; None when no httpd runs."""
+    from .procfs import PROC, is_httpd_name, parents_and_names
+
+    table = parents_and_names()
+    if pid is None:
+        parents = [
+            p
+            for p, (name, ppid) in table.items()
+            if is_httpd_name(name)
+            and not is_httpd_name(table.get(ppid, ("", 0))[0])
+            and not {"-t", "-S", "-M", "-V", "-v", "-l", "-L", "-h"} & set(_argv(p))
+        ]
+        if not parents:
+            return None
+        children = {p: sum(1 for _, pp in table.values() if pp == p) for p in parents}
+        pid = max(parents, key=lambda p: (children[p], -p))
+    argv = _argv(pid)
+    try:
+        binary = os.readlink(f"{PROC}/{pid}/exe").removesuffix(" (deleted)")
+    except OSError:
+        binary = argv[0] if argv and os.path.isabs(argv[0]) else find_binary()
+    conf = root = None
+    defines: list[str] = []
+    args, i = argv[1:], 0
+    while i < len(args):
+        option, value = args[i][:2], args[i][2:]
+        if option in _VALUED:
+            if not value:
+                i += 1
+                value = args[i] if i < len(args) else ""
+            if option == "-f":
+                conf = value
+            elif option == "-d":
+                root = value
+            elif option == "-D":
+                defines.append(value)
+        i += 1
+    compiled_root, compiled_conf, _ = compiled_paths(binary) if binary else (None, None, None)
+    root = root or compiled_root
+    conf = conf or compiled_conf
+    if not conf:
+        return None
+    path = conf if os.path.isabs(conf) else os.path.join(root or "/", conf)
+    return (path, root, defines, binary or "") if os.path.isfile(path) else None
+
+
+# httpd's options that take a value (main.c): -f -d -D -C -c -k -e -E -R -T... only the
+# ones with a value matter, so that the value is not read as an option.
+_VALUED = frozenset({"-f", "-d", "-D", "-C", "-c", "-k", "-e", "-E", "-R"})
+
+
+def _argv(pid: int) -> list[str]:
+    from .procfs import cmdline
+
+    return [a.decode("utf-8", "surrogateescape") for a in cmdline(pid) or []]
+
+
 def discover() -> tuple[str, str | None, str | None]:
     """(main config file, server root, version) of this machine's httpd; ConfigError if none."""
     binary = find_binary()
@@ -79,8 +139,11 @@ def load_models(
     version: str | None,
     *,
     optional: bool = False,
+    pid: int | None = None,
 ) -> list:
-    """The models of `paths`, or of this machine's configuration when there are none.
+    """The models of `paths`, or of this machine's configuration when there are none: the
+    running server's (`pid`, else the one with most children: its -f, -d and -D), else the
+    one the binary names (-V), else the usual paths.
 
     With `optional`, a machine without any httpd configuration gives [] instead of an error
     (suggest and measure can still work from what is given or measured).
@@ -89,12 +152,18 @@ def load_models(
 
     system = False
     if not paths:
-        try:
-            main, root, found_version = discover()
-        except ConfigError:
-            if optional:
-                return []
-            raise
+        running = _running_server(pid)
+        if running is not None:
+            main, root, running_defines, _ = running
+            defines = [*running_defines, *defines]
+            found_version = None
+        else:
+            try:
+                main, root, found_version = discover()
+            except ConfigError:
+                if optional:
+                    return []
+                raise
         paths = [main]
         server_root = server_root or root
         version = version or found_version

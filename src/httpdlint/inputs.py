@@ -26,8 +26,9 @@ from typing import Any
 from httpdlint import capacity
 from httpdlint.capacity import Sizing, Term, mib
 from httpdlint.errors import ConfigError
-from httpdlint.measure import HttpdTree, Measurement, Notice, read_pid_file
+from httpdlint.measure import HttpdTree, Measurement, Notice, read_pid_file, served
 from httpdlint.mpm import MPMS, VERSIONS, evaluate_mpm, workers_directive
+from httpdlint.procfs import cmdline
 
 __all__ = ["Input", "SizingOptions", "Gathered", "gather", "fit_threads", "wsgi_groups"]
 
@@ -194,18 +195,21 @@ def _declined(tree: HttpdTree, loaded: list[str]) -> str | None:
     if not tree.children and tree.peak_child is None:
         return None
     busy = tree.busy_seen
-    served = any(c.cpu >= 0.05 for c in tree.children) or bool(busy)
+    has_served = any(served(c) for c in tree.children) or bool(busy)
     command = "httpdlint suggest --duration 10m (while the site has traffic)"
-    if not served:
+    if not has_served:
         return (
             f"the {len(tree.children)} children of httpd {tree.parent.pid} have served no "
             f"traffic yet, so their working size is unknown; run {command}"
         )
-    if loaded and busy is False:
+    # PHP frees a request's memory when it ends, and Python gives large buffers back; Perl
+    # keeps what it once took, so a mod_perl child between requests is as large as it gets.
+    releasing = [m for m in loaded if "php" in m or "python" in m or "wsgi" in m]
+    if releasing and busy is False:
         return (
             f"no child of httpd {tree.parent.pid} was serving a request when it was measured, "
-            f"and {', '.join(loaded)} frees much of a request's memory when the request ends: "
-            f"the size of a busy child is unknown; run {command}"
+            f"and {', '.join(releasing)} frees much of a request's memory when the request "
+            f"ends: the size of a busy child is unknown; run {command}"
         )
     return None
 
@@ -232,6 +236,24 @@ def gather(
     if tree is not None and opts.child is not None and opts.pid is None and mode == "given-ram":
         tree = None
     out.tree = tree
+    if tree is not None:
+        own = server_pid(model)
+        argv = " ".join(a.decode("utf-8", "replace") for a in cmdline(tree.parent.pid) or [])
+        if opts.pid is not None:
+            inputs["server"] = Input(tree.parent.pid, "given", argv)
+        elif own == tree.parent.pid:
+            inputs["server"] = Input(tree.parent.pid, "config", f"its PidFile; {argv}")
+        else:
+            inputs["server"] = Input(tree.parent.pid, "measured", f"discovered; {argv}")
+            if model is not None:
+                out.warnings.append(
+                    Notice(
+                        "other-server",
+                        f"no running server has the configuration's PidFile: measured httpd "
+                        f"{tree.parent.pid} ({argv}) instead; give --pid, or the configuration "
+                        "that server runs",
+                    )
+                )
     wanted = {"young-children", "no-permission", "several-httpd", "pid-is-child", "pid-not-httpd"}
     if opts.reserve is None and mode == "this-machine":
         wanted.add("no-permission-others")

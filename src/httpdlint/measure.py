@@ -43,6 +43,8 @@ from httpdlint.procfs import (
 
 __all__ = [
     "SERVED_CPU",
+    "SERVED_WRITES",
+    "served",
     "HttpdTree",
     "Notice",
     "Measurement",
@@ -55,9 +57,15 @@ __all__ = [
     "is_httpd_name",
 ]
 
-#: A child that has used less CPU than this and was never seen serving has likely not grown to
-#: its working size: a few PHP requests, or about a thousand static ones, at today's speeds.
+#: A child that has used less CPU than this, made fewer write calls than SERVED_WRITES (about
+#: one per response) and was never seen serving has likely not grown to its working size.
 SERVED_CPU = 0.05
+SERVED_WRITES = 2
+
+
+def served(p: ProcessInfo, min_cpu: float = SERVED_CPU) -> bool:
+    """Whether a child has served traffic: by its CPU time, its responses, or seen busy."""
+    return p.cpu >= min_cpu or p.writes >= SERVED_WRITES or bool(p.busy)
 
 
 @dataclass(frozen=True)
@@ -430,14 +438,15 @@ def _permission_warnings(
 def _unserved_warning(tree: HttpdTree, min_cpu: float) -> Notice | None:
     """Children that have served little: little CPU used and never seen busy."""
     busy = {o.pid for o in tree.observations if o.busy}
-    fresh = [c for c in tree.children if c.cpu < min_cpu and c.pid not in busy]
+    fresh = [c for c in tree.children if not served(c, min_cpu) and c.pid not in busy]
     if not fresh or min_cpu <= 0:
         return None
     return Notice(
         "young-children",
         f"{len(fresh)} of {len(tree.children)} children of httpd {tree.parent.pid} have used "
-        f"less than {min_cpu:g} s of CPU and were not seen serving: they may not have grown "
-        "to their working size; measure while the site has traffic (sample with --duration)",
+        f"less than {min_cpu:g} s of CPU, sent fewer than {SERVED_WRITES} responses and were "
+        "not seen serving: they may not have grown to their working size; measure while the "
+        "site has traffic (sample with --duration)",
     )
 
 

@@ -86,6 +86,8 @@ class Suggestion:
         )
         rows.append(("recycle children", "yes" if s.recycle else "no", i["recycle"].origin()))
         rows.append(("sizing", self.gathered.mode, self._machine()))
+        if "server" in i:
+            rows.append(("httpd", f"PID {i['server'].value}", i["server"].origin()))
         return rows
 
     def _machine(self) -> str:
@@ -153,8 +155,15 @@ class Suggestion:
             "margin": s.margin,
             "source": g.source(),
             "sources": {
-                name: inp.source for name, inp in g.inputs.items() if not name.startswith("terms")
+                name: inp.source
+                for name, inp in g.inputs.items()
+                if name not in ("terms", "server")
             },
+            "server": (
+                {"pid": g.inputs["server"].value, "found": g.inputs["server"].origin()}
+                if "server" in g.inputs
+                else None
+            ),
             "threads_per_child": s.threads_per_child if s.threaded else None,
             "process_overhead_bytes": s.process_overhead,
             "thread_overhead_bytes": s.thread_overhead if s.threaded else None,
