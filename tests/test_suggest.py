@@ -461,3 +461,54 @@ def test_suggest_on_the_outage_example_says_the_limit_is_a_default() -> None:
     assert "MaxClients 256 by default" in res.stdout
     assert "MaxRequestsPerChild" in res.stdout  # mod_perl is loaded: children are recycled
     assert "MaxClients = floor(824 MiB / 27.62 MiB) = floor(29.83) = 29" in res.stdout
+
+
+# --------------------------------------------------------------------------- threads, pools
+
+
+def threaded(observations: list[tuple[int, int]], tpc: int = 10) -> HttpdTree:
+    parent = proc(100, 1, "parent", rss=80 * MIB, uss=2 * MIB, pss=20 * MIB, busy=0)
+    kids = [
+        proc(101 + i, 100, "child", rss=100 * MIB, uss=p, pss=30 * MIB, busy=b)
+        for i, (b, p) in enumerate(observations)
+    ]
+    tree = HttpdTree(parent, kids, libraries=["mod_mpm_worker.so", "mod_perl.so"])
+    tree.observations = [Observation(k.pid, k.busy, k.private) for k in kids]
+    return tree
+
+
+def test_per_busy_thread_memory_is_fitted_from_the_observations() -> None:
+    from httpdlint.inputs import fit_threads
+
+    # 40 MiB with no thread busy, 8 MiB more for each busy one (an interpreter per thread).
+    tree = threaded([(b, 40 * MIB + b * 8 * MIB) for b in (1, 3, 3, 6)])
+    base, per_thread, how = fit_threads(tree, 10)
+    assert base == 40 * MIB and per_thread == 8 * MIB and "0 to 6 of 10 threads" in how
+    # No spread in the busy counts, or memory that does not grow with them: no fit.
+    assert fit_threads(threaded([(4, 70 * MIB), (4, 72 * MIB)]), 10) is None
+    assert fit_threads(threaded([(1, 90 * MIB), (5, 70 * MIB)]), 10) is None
+
+
+def test_a_threaded_child_seen_half_busy_is_sized_with_every_thread_busy() -> None:
+    tree = threaded([(b, 40 * MIB + b * 8 * MIB) for b in (1, 3, 5)])
+    m = measurement(libraries=("mod_mpm_worker.so", "mod_perl.so"))
+    m.trees = [tree]
+    result = suggest(SizingOptions(live=False, threads_per_child=10), measured=m)
+    s = result.sizing
+    assert s.child == 40 * MIB and s.thread_user == 8 * MIB
+    assert result.recommendation.per_process_cost >= round(120 * MIB * 1.1)
+    assert result.inputs["thread_user"].source == "measured"
+
+
+def test_pools_get_their_own_block_in_the_conf_snippet() -> None:
+    result = suggest(
+        given_all(mpm="event", ram=4 * GIB, pool_children=12, pool_worker_size=40 * MIB)
+    )
+    conf = sg.render(result, "conf")
+    httpd_part, pool_part = conf.split("; ---- backend pool:", 1)
+    assert "<IfModule mpm_event_module>" in httpd_part and "pm.max_children" not in httpd_part
+    assert "[pool]" in pool_part and "pm.max_children = 12" in pool_part
+    data = result.to_json()
+    assert data["pools"][0]["count"] == 12 and data["pools"][0]["each_bytes"] == 40 * MIB
+    # 400 workers in front of 12 PHP workers: said, with the factor.
+    assert any(w.code == "concurrency" for w in result.warnings)

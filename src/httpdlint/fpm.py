@@ -29,6 +29,7 @@ from typing import NamedTuple
 from .errors import ConfigError
 
 __all__ = [
+    "ini_memory_limit",
     "DEFAULT_CONF_PATHS",
     "DEFAULT_MEMORY_LIMIT",
     "FpmConfig",
@@ -739,6 +740,15 @@ def _read_ini_memory_limit(
         notes.append(f"{path}:{number}: PHP refuses memory_limit = {value!r}")
     size = _memory_limit_bytes(DEFAULT_MEMORY_LIMIT)[1]
     return _MemoryLimit(DEFAULT_MEMORY_LIMIT, size, "default"), notes
+
+
+def ini_memory_limit(php_ini: str) -> tuple[str, str]:
+    """(memory_limit, where) as a php.ini and the conf.d beside it leave it: for mod_php."""
+    limit, _ = _read_ini_memory_limit(php_ini, _scan_dir_of(php_ini))
+    where = (
+        f"{limit.memory_limit_file}:{limit.memory_limit_line}" if limit.memory_limit_file else ""
+    )
+    return limit.memory_limit, where or "PHP's default"
 
 
 def _pool_memory_limit(draft: _PoolDraft, ini: _MemoryLimit) -> _MemoryLimit:

@@ -524,6 +524,10 @@ def _pool_terms(out: Gathered, opts: SizingOptions, model, measured) -> tuple[li
         return [], set()
     from httpdlint import pools
 
+    ceiling = pools.mod_php_ceiling(model)
+    if ceiling is not None:
+        out.request_ceilings["mod_php"] = f"{ceiling[0]} ({ceiling[1]})"
+
     found = pools.pool_terms(model, measured if opts.live else None, opts.pool_worker_size)
     out.warnings.extend(found.warnings)
     for term, note, ceiling in found.items:

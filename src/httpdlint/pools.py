@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from httpdlint.capacity import Term, mib
 from httpdlint.measure import Measurement, Notice
 
-__all__ = ["PoolsFound", "pool_terms"]
+__all__ = ["PoolsFound", "pool_terms", "mod_php_ceiling"]
 
 
 @dataclass
@@ -103,3 +103,29 @@ def pool_terms(model, measured: Measurement | None, worker_size: int | None = No
         term = Term("pool", name, pool.max_children, each, base, 1, "pm.max_children")
         found.items.append((term, note, pool.memory_limit))
     return found
+
+
+def mod_php_ceiling(model) -> tuple[str, str] | None:
+    """(memory_limit, where it is set) for mod_php: the most one request may take in a child.
+
+    php_admin_value / php_value memory_limit at server level (the last one httpd reads), else
+    the php.ini of the SAPI the loaded libphpX.Y.so reads (Debian: /etc/php/X.Y/apache2),
+    with its conf.d; None when mod_php is not loaded.
+    """
+    import re
+
+    from httpdlint.fpm import ini_memory_limit
+
+    node = next((model.module_node(m) for m in ("php_module", "php7_module", "php5_module")
+                 if model.has_module(m)), None)  # fmt: skip
+    if node is None:
+        return None
+    for name in ("php_admin_value", "php_value"):
+        values = [d for d in model.top(name) if d.args and d.args[0].lower() == "memory_limit"]
+        if values and len(values[-1].args) > 1:
+            d = values[-1]
+            return d.args[1], f"{name} at {d.file}:{d.line}"
+    match = re.search(r"php(\d+\.\d+)\.so$", node.args[-1] if node.args else "")
+    if match:
+        return ini_memory_limit(f"/etc/php/{match.group(1)}/apache2/php.ini")
+    return "128M", "PHP's default"
