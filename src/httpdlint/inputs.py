@@ -415,26 +415,50 @@ def _child(out: Gathered, opts, tree, threaded: bool, tpc: int, loaded: list[str
     inputs["child"] = Input(child.private, "measured", note)
     if not threaded or opts.thread_size is not None:
         return
+    if "perl_module" in loaded and model is not None:
+        start = _perl_setting(model, "PerlInterpStart", PERL_INTERP_START)
+        most = min(_perl_setting(model, "PerlInterpMax", PERL_INTERP_MAX), tpc)
+        # Threads past PerlInterpMax wait for an interpreter (on a futex: idle to busy_threads).
+        if child.busy is not None and child.busy >= most:
+            return  # every interpreter the child may have was busy: the peak is the worst case
+        _perl_interpreters(out, tree, tpc, start, most)
+        return
     fit = fit_threads(tree, tpc)
     if fit is not None:
         base, per_thread, how = fit
         inputs["child"] = Input(base, "measured", f"no thread busy, {how}")
         inputs["thread_user"] = Input(per_thread, "measured", how)
-    elif child.busy is not None and child.busy >= tpc:
-        return  # seen with every thread busy: the peak is the worst case
-    elif "perl_module" in loaded and model is not None:
-        start = _perl_setting(model, "PerlInterpStart", PERL_INTERP_START)
-        most = min(_perl_setting(model, "PerlInterpMax", PERL_INTERP_MAX), tpc)
-        # Each interpreter at most the child's size over the ones it started with.
-        interpreter = child.private // max(start, 1)
-        extra = max(0, most - start) * interpreter
-        inputs["thread_user"] = Input(
-            extra // tpc,
-            "estimated",
-            f"PerlInterpMax {most} x one interpreter ({mib(interpreter)}, the child over "
-            f"PerlInterpStart {start}), spread over {tpc} threads; measure with every "
-            "thread busy to know",
-        )
+
+
+def _perl_interpreters(out: Gathered, tree, tpc: int, start: int, most: int) -> None:
+    """Threaded mod_perl seen with fewer than `most` threads busy: its worst child, estimated.
+
+    Perl keeps an interpreter's memory, so a child's private memory follows the most threads it
+    ever had busy at once, not the threads busy now: a fit against the busy count sees no slope.
+    Each busy thread holds an interpreter, so a child seen with b busy threads and p private
+    bytes holds at least b of them: p / b bounds what one interpreter's requests add. Each
+    interpreter past PerlInterpStart is cloned in the child and copies the parent's interpreter:
+    at most the parent's anonymous memory / (PerlInterpStart + 1). Each child is taken at its
+    peak and with the most threads it was seen busy; the largest worst child is the one sized.
+    """
+    clone = tree.parent.anon // (start + 1)
+    looks = [(c.busy, c.private) for c in tree.children if c.busy]
+    if not looks:  # threads unreadable: the largest child, as if one thread were busy
+        looks = [(1, tree.largest_child.private)]
+    best = (0, 0, 0)
+    for busy, private in looks:
+        b = min(busy, most)
+        worst = private + (most - b) * (private // b) + max(0, most - max(b, start)) * clone
+        best = max(best, (worst, private, b))
+    worst, private, b = best
+    how = (
+        f"a child of {mib(private)} with {b} of {tpc} threads busy, grown to PerlInterpMax "
+        f"{most}: {most - b} x {mib(private // b)} more + {max(0, most - max(b, start))} "
+        f"interpreters cloned x {mib(clone)} (parent / (PerlInterpStart {start} + 1)); "
+        "measure with every thread busy to know"
+    )
+    out.inputs["child"] = Input(private, "measured", how)
+    out.inputs["thread_user"] = Input(-(-(worst - private) // tpc), "estimated", how)
 
 
 def _perl_setting(model, name: str, default: int) -> int:
