@@ -12,7 +12,7 @@ Roles in a tree (DESIGN.md, "Capacity model"):
 * daemon: an application process under httpd whose number its own settings fix: mod_wsgi
   daemon mode. Its processes look like children (same name, same command line) unless
   `display-name` retitles them `(wsgi:GROUP)`; what tells them apart is the listening socket
-  each group gets, `wsgi.PARENT.GENERATION.ID.sock`, which they hold and MPM children close.
+  each group gets, `PREFIX.PARENT.GENERATION.ID.sock`, which they hold and MPM children close.
 * logger: a piped logger (`ErrorLog "|/usr/bin/rotatelogs ..."`), a direct child of the
   parent that is not httpd.
 * other: anything else below the parent (CGI scripts come and go with their requests).
@@ -266,8 +266,12 @@ def _is_one_shot(pid: int, proc: str = PROC) -> bool:
 
 
 def _wsgi_sockets(parent: int, proc: str) -> dict[str, str]:
-    """socket:[INODE] -> `wsgi#ID` for the daemon groups' listening sockets of `parent`."""
-    pattern = re.compile(rf"wsgi\.{parent}\.\d+\.(\d+)\.sock$")
+    """socket:[INODE] -> `wsgi#ID` for the daemon groups' listening sockets of `parent`.
+
+    mod_wsgi names them PREFIX.PARENT.GENERATION.ID.sock, PREFIX being WSGISocketPrefix as
+    written (`logs/wsgi` by default, but any path: `run/app`), so only the tail is matched.
+    """
+    pattern = re.compile(rf"\.{parent}\.\d+\.(\d+)\.sock$")
     out: dict[str, str] = {}
     try:
         with open(f"{proc}/net/unix") as f:
