@@ -137,42 +137,64 @@ def suggest_args(conf: Path, pid: int, stack: Stack) -> list[str]:
     ]
 
 
+def _measure_at(stack: Stack, apache2_bin: str, cg, root: Path, size: int, after) -> Point:
+    """httpd at `size` in `cg` (its backends already there): warm, hold busy, measure, stop."""
+    port = free_port()
+    conf = stack.write(root, port, size)
+    n = stack.busy(size)
+    url = f"http://127.0.0.1:{port}{stack.path}"
+    pid = start_apache(apache2_bin, conf, cg)
+    try:
+        # Every worker serves a few requests first: code compiled, caches warm.
+        for _ in range(2):
+            with hold_all(url.format(hold=0.5), n, 0.5, settle=0.3):
+                pass
+        with hold_all(url.format(hold=stack.hold), n, stack.hold, settle=1.0):
+            suggestion = httpdlint(*suggest_args(conf, pid, stack))
+            truth = cg.truth()
+        extra = after(conf, pid, url) if after is not None else {}
+        return Point(size, truth, suggestion, extra or {})
+    finally:
+        stop_pid(pid)
+
+
 def run_point(stack: Stack, apache2_bin: str, size: int, after: Callable | None = None) -> Point:
     """Start `stack` at `size` in a fresh cgroup, warm every worker, then measure it busy.
 
     `after(conf, pid, url)`, when given, runs once the busy window has ended, before the
     server stops; what it returns is the point's `extra`.
     """
+    return run_resized(stack, apache2_bin, (size,), after)[0]
+
+
+def run_resized(
+    stack: Stack, apache2_bin: str, sizes: tuple[int, ...], after: Callable | None = None
+) -> list[Point]:
+    """run_point at each size in turn in one cgroup, the backends started once and left
+    running while httpd is stopped and started at the next size, as a site resizes httpd in
+    front of a PHP-FPM it does not restart. For stacks whose backends dwarf one httpd process:
+    two fresh starts of php-fpm differ by more than the httpd process the sizes differ by."""
     root = Path(tempfile.mkdtemp(prefix="httpdlint-stack-"))
     os.chmod(root, 0o755)  # the children run as www-data
-    port = free_port()
-    conf = stack.write(root, port, size)
-    n = stack.busy(size)
-    url = f"http://127.0.0.1:{port}{stack.path}"
-    pid = None
+    points: list[Point] = []
     backends: list[int] = []
     try:
         with memcg_or_skip() as cg:
             try:
                 if stack.backends is not None:
+                    stack.write(root, free_port(), sizes[0])  # the application's files
                     backends = stack.backends(cg, root)
-                pid = start_apache(apache2_bin, conf, cg)
-                # Every worker serves a few requests first: code compiled, caches warm.
-                for _ in range(2):
-                    with hold_all(url.format(hold=0.5), n, 0.5, settle=0.3):
-                        pass
-                with hold_all(url.format(hold=stack.hold), n, stack.hold, settle=1.0):
-                    suggestion = httpdlint(*suggest_args(conf, pid, stack))
-                    truth = cg.truth()
-                extra = after(conf, pid, url) if after is not None else {}
-                return Point(size, truth, suggestion, extra or {})
+                kept = set(backends)
+                for size in sizes:
+                    points.append(_measure_at(stack, apache2_bin, cg, root, size, after))
+                    family = kept.union(*(children_of(b) for b in backends))
+                    wait_for(lambda f=family: set(cg.pids()) <= f, 20, "httpd did not leave")
             finally:
-                if pid is not None:
-                    stop_pid(pid)
                 for backend in backends:
                     stop_pid(backend)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    return points
 
 
 def true_maximum(a: Point, b: Point) -> float:

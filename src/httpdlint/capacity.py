@@ -382,7 +382,10 @@ def _budget_step(s: Sizing, left: int) -> str:
 def _term_steps(s: Sizing) -> list[str]:
     steps = []
     for t in s.terms:
-        what = f"{t.setting} {t.count}" if t.setting else f"{t.count} processes"
+        if t.setting.endswith("="):
+            what = f"{t.setting}{t.count}"
+        else:
+            what = f"{t.setting} {t.count}" if t.setting else f"{t.count} processes"
         kernel = term_process_cost(s, t) - _grown(s, t.each)
         base = f" + {mib(t.base)} shared" if t.base else ""
         steps.append(

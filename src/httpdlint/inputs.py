@@ -29,6 +29,7 @@ from httpdlint.errors import ConfigError
 from httpdlint.measure import HttpdTree, Measurement, Notice, read_pid_file, served
 from httpdlint.mpm import MPMS, VERSIONS, evaluate_mpm, workers_directive
 from httpdlint.procfs import cmdline
+from httpdlint.sizes import format_size
 
 __all__ = ["Input", "SizingOptions", "Gathered", "gather", "fit_threads", "wsgi_groups"]
 
@@ -415,13 +416,19 @@ def _child(out: Gathered, opts, tree, threaded: bool, tpc: int, loaded: list[str
     inputs["child"] = Input(child.private, "measured", note)
     if not threaded or opts.thread_size is not None:
         return
+    every = Input(0, "measured", "every thread was seen busy: the child holds it already")
     if "perl_module" in loaded and model is not None:
         start = _perl_setting(model, "PerlInterpStart", PERL_INTERP_START)
         most = min(_perl_setting(model, "PerlInterpMax", PERL_INTERP_MAX), tpc)
         # Threads past PerlInterpMax wait for an interpreter (on a futex: idle to busy_threads).
         if child.busy is not None and child.busy >= most:
-            return  # every interpreter the child may have was busy: the peak is the worst case
+            # Every interpreter the child may have was busy: the peak is the worst case.
+            inputs["thread_user"] = every
+            return
         _perl_interpreters(out, tree, tpc, start, most)
+        return
+    if child.busy is not None and child.busy >= tpc:
+        inputs["thread_user"] = every
         return
     fit = fit_threads(tree, tpc)
     if fit is not None:
@@ -478,7 +485,8 @@ def _kernel(out: Gathered, opts: SizingOptions, tree) -> None:
         inputs["process_overhead"] = Input(
             capacity.PROCESS_OVERHEAD + pte,
             "measured",
-            f"{mib(capacity.PROCESS_OVERHEAD)} calibrated + {mib(pte)} page tables measured",
+            f"{format_size(capacity.PROCESS_OVERHEAD)} calibrated + "
+            f"{format_size(pte)} page tables measured",
         )
     else:
         inputs["process_overhead"] = Input(

@@ -606,6 +606,8 @@ def sample(
         tree.peak_shared = peak_shared.get(key, 0)
         tree.observations = observations.get(key, tree.observations)
     last.others = [peaks.get(p.pid, p) for p in last.others]
+    # PHP-FPM workers at their peak too: a pool is sized by what a worker holds mid-request.
+    last.backends = [peaks.get(p.pid, p) for p in last.backends]
     last.samples = looks
     _add_process_warnings(last, min_cpu)
     return last

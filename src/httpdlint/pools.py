@@ -52,6 +52,7 @@ def pool_terms(model, measured: Measurement | None, worker_size: int | None = No
             found.warnings.append(Notice("pool-config", f"cannot read php-fpm's files: {exc}"))
     by_pid = {p.pid: p for p in measured.backends} if measured is not None else {}
     seen: set[tuple[str, str]] = set()
+    masters_counted: set[int] = set()
     for match in matches:
         backend = match.backend
         where = f"{backend.file}:{backend.line}"
@@ -75,8 +76,12 @@ def pool_terms(model, measured: Measurement | None, worker_size: int | None = No
         if workers:
             master = by_pid.get(match.master.pid) if match.master else None
             each = max(w.private for w in workers)
-            base = (master.anon if master else 0) + sum(w.shm for w in workers)
-            base += master.shm if master else 0
+            base = sum(w.shm for w in workers)
+            # One master serves all its pools: its memory is counted with the first of them.
+            with_master = master is not None and master.pid not in masters_counted
+            if with_master:
+                masters_counted.add(master.pid)
+                base += master.anon + master.shm
             found.pids.update(w.pid for w in workers)
             if master is not None:
                 found.pids.add(master.pid)
@@ -84,8 +89,8 @@ def pool_terms(model, measured: Measurement | None, worker_size: int | None = No
             busy = sum(1 for w in workers if w.busy)
             note = (
                 f"pm {pool.pm}, pm.max_children {pool.max_children} ({setting}); "
-                f"{len(workers)} running, {busy} seen serving, largest {mib(each)}; master and "
-                f"shared memory {mib(base)}"
+                f"{len(workers)} running, {busy} seen serving, largest {mib(each)}; "
+                f"{'master and ' if with_master else ''}shared memory {mib(base)}"
             )
         elif worker_size is not None:
             each, base = worker_size, 0

@@ -74,6 +74,8 @@ _ROLLUP_KEYS = {
 # all. Names differ across kernels (futex_wait_queue_me, futex_do_wait): prefixes cover them.
 _IDLE_WAITS = (
     b"inet_csk_accept",
+    # accept() on a Unix socket (PHP-FPM's idle workers): unix_accept -> skb_recv_datagram.
+    b"__skb_wait_for_more_packets",
     b"ep_poll",
     b"do_epoll_wait",
     b"futex",
