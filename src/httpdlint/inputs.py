@@ -294,8 +294,8 @@ def gather(
     threaded = mpm != "prefork"
     if opts.threads_per_child is not None:
         inputs["threads_per_child"] = Input(opts.threads_per_child, "given")
-    elif out.current_source is not None and model is not None and out.current is model.mpm:
-        inputs["threads_per_child"] = Input(int(effective.get("ThreadsPerChild", 25)), "config")
+    elif threaded and model is not None and out.current is model.mpm:
+        inputs["threads_per_child"] = Input(int(effective["ThreadsPerChild"]), "config")
     else:
         inputs["threads_per_child"] = Input(capacity.DEFAULT_THREADS_PER_CHILD, "default")
     tpc = inputs["threads_per_child"].value
