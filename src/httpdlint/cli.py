@@ -43,7 +43,7 @@ from .findings import RANK, SEVERITIES
 from .output import emit, use_colour
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     help="Read Apache httpd configurations exactly as httpd does, lint them, size the server.",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -100,23 +100,71 @@ def check(
         ),
     ] = None,
     output: Output = None,
+    show_source: Annotated[
+        bool, typer.Option("--show-source", help="Print the offending line under each finding.")
+    ] = False,
+    changed: Annotated[
+        bool,
+        typer.Option(
+            "--changed",
+            help="PATHs are changed files (pre-commit): lint the tree each belongs to, once; "
+            "a file no main file reads as a fragment.",
+        ),
+    ] = False,
+    baseline: Annotated[
+        str | None,
+        typer.Option("--baseline", help="Fail only on findings this baseline file does not hold."),
+    ] = None,
+    write_baseline: Annotated[
+        str | None,
+        typer.Option("--write-baseline", help="Record today's findings as the baseline FILE."),
+    ] = None,
+    github_annotations: Annotated[
+        bool,
+        typer.Option(
+            "--github-annotations",
+            help="Also print GitHub workflow annotations on stdout (with --output FILE).",
+        ),
+    ] = False,
+    fail_on_skipped: Annotated[
+        bool | None,
+        typer.Option(
+            "--fail-on-skipped/--no-fail-on-skipped",
+            help="A rule that cannot run (it needs --ram, a running httpd...) fails the run.",
+        ),
+    ] = None,
 ) -> None:
-    """Lint configurations; without PATH, this machine's own."""
+    """Lint configurations; without PATH, the running server's own."""
+    from .fingerprints import project_root
+    from .report import Report, ToolError
+
+    if fmt not in reporters.FORMATS:
+        fail(f"unknown format {fmt!r}: one of {', '.join(reporters.FORMATS)}")
+    if github_annotations and fmt != "github" and not output:
+        fail("--github-annotations needs --output FILE for the other format")
+    first = Path(paths[0]).resolve() if paths else None
+    report = Report(
+        root=project_root(
+            str(first if first and first.is_dir() else (first.parent if first else Path.cwd()))
+        )
+    )
+    fail_rank = RANK["warning"]
+    settings = engine.Settings()
     try:
-        if fmt not in reporters.FORMATS:
-            raise ConfigError(f"unknown format {fmt!r}: one of {', '.join(reporters.FORMATS)}")
+        report.catalog = engine.catalog()
         start = Path(paths[0]) if paths else Path.cwd()
         found = project.find(start if start.is_dir() else start.parent) or project.find(Path.cwd())
         conf = found[1] if found else {}
+        where = str(found[0]) if found else None
         fail_on = fail_on or conf.get("fail-on", "warning")
         if fail_on not in SEVERITIES:
             raise ConfigError(f"--fail-on must be one of {', '.join(SEVERITIES)}")
-        settings = engine.Settings(
-            select=_split(select) or _split(conf.get("select")),
-            ignore=_split(ignore) + _split(conf.get("ignore")),
-            per_file_ignores={k: _split(v) for k, v in conf.get("per-file-ignores", {}).items()},
-            severity={k.upper(): v for k, v in conf.get("severity", {}).items()},
+        fail_rank = RANK[fail_on]
+        settings = _settings(select, ignore, conf, where)
+        settings.fail_on_skipped = (
+            fail_on_skipped if fail_on_skipped is not None else conf.get("fail-on-skipped", False)
         )
+        settings.filesystem_off = filesystem is False
         sizing = sizing_options(
             ram=ram,
             child_size=child_size,
@@ -132,29 +180,147 @@ def check(
             pool_worker_size=pool_worker_size,
             pid=pid,
         )
-        models = load_models(
-            list(paths or []),
-            server_root,
-            list(define or []) + list(conf.get("defines", [])),
-            list(module or []) + list(conf.get("modules", [])),
-            apache_version or conf.get("apache-version"),
-            pid=pid,
-        )
-        findings = []
         wants_sizing = any(
-            "sizing" in r.needs for r in engine.selected(engine.catalog().values(), settings)
+            "sizing" in r.needs for r in engine.selected(report.catalog.values(), settings)
         )
-        for model in models:
-            settings.sizing = _sizing(model, sizing) if wants_sizing else None
+        for path, root, fragment in _jobs(list(paths or []), changed, server_root, report.root):
+            try:
+                (model,) = load_models(
+                    [path] if path else [],
+                    root,
+                    list(define or []) + list(conf.get("defines", [])),
+                    list(module or []) + list(conf.get("modules", [])),
+                    apache_version or conf.get("apache-version"),
+                    pid=pid,
+                )
+            except ConfigError as exc:  # one unreadable PATH hides none of the others
+                report.errors.append(ToolError(exc.message, exc.file, exc.line))
+                continue
+            if wants_sizing:
+                settings.sizing, settings.sizing_missing = _sizing(model, sizing)
             settings.filesystem = on_this_machine(model) if filesystem is None else filesystem
-            findings.extend(engine.run(model, settings))
-        text = reporters.render(
-            fmt, models, findings, engine.catalog(), use_colour() and not output
-        )
-    except (ConfigError, ValueError) as exc:
-        fail(str(exc))
-    emit(text, output)
-    if not exit_zero and engine.worst(findings) >= RANK[fail_on]:
+            report.models.append(model)
+            found = engine.run(model, settings)
+            if fragment:
+                found = _fragment(found, model, report)
+            report.findings.extend(found)
+            report.skipped.extend(engine.skipped(model, settings))
+    except ConfigError as exc:
+        report.errors.append(ToolError(exc.message, exc.file, exc.line))
+    if not report.errors and (baseline or write_baseline):
+        try:
+            _baseline(report, baseline, write_baseline, settings)
+        except ConfigError as exc:
+            report.errors.append(ToolError(exc.message, exc.file, exc.line))
+    if github_annotations and fmt != "github":
+        sys.stdout.write(reporters.render("github", report))
+    _finish(
+        report, fmt, output, show_source, fail_rank, exit_zero or bool(write_baseline), settings
+    )
+
+
+def _repository(paths: list[str] | None) -> str:
+    """The repository the first PATH lies in (else the working directory's): paths in SARIF,
+    GitLab reports and baselines are relative to it, so a laptop and CI agree."""
+    from .fingerprints import project_root
+
+    if not paths:
+        return project_root()
+    first = Path(paths[0]).resolve()
+    return project_root(str(first if first.is_dir() else first.parent))
+
+
+def _baseline(report, path: str | None, write: str | None, settings) -> None:
+    """--write-baseline records the findings; --baseline keeps only the new ones and says
+    which baselined ones were fixed (of the rules that ran: a deselected one is not fixed)."""
+    from . import baseline as bl
+
+    if write:
+        count = bl.write(report, write)
+        sys.stderr.write(f"{write}: {count} baseline entries for {len(report.findings)} findings\n")
+        return
+    applied = bl.apply(bl.load(path), report)
+    ran = {r.code for r in engine.selected(report.catalog.values(), settings)}
+    report.findings = applied.new
+    report.baseline = {
+        "file": path,
+        "known": len(applied.known),
+        "fixed": [str(e) for e in applied.fixed if e.rule in ran],
+        "unchecked": [str(e) for e in applied.unchecked],
+    }
+
+
+def _jobs(paths: list[str], changed: bool, server_root: str | None, root: str) -> list:
+    """(path, ServerRoot, fragment?) to lint: each PATH, or with --changed the tree each
+    changed file belongs to (once) and the files no tree reads, as fragments."""
+    if not changed:
+        return [(p, server_root, False) for p in paths] or [(None, server_root, False)]
+    from .hook import group, server_root_of
+
+    mains, fragments = group(paths, root, server_root)
+    jobs = [(main, server_root_of(main, server_root), False) for main in mains]
+    return jobs + [(f, server_root, True) for f in fragments]
+
+
+def _fragment(found: list, model, report) -> list:
+    """A fragment's findings at its directives; what a rule says about the whole tree (a
+    setting nobody sets, a module nobody loads) is skipped, and said so."""
+    from .report import Skipped
+
+    whole = sorted({(f.rule, f.name) for f in found if not f.source})
+    for code, name in whole:
+        report.skipped.append(
+            Skipped(code, name, "the whole tree: no main file reads this file, linted alone",
+                    model.config.root)
+        )  # fmt: skip
+    return [f for f in found if f.source]
+
+
+def _settings(select, ignore, conf: dict, where: str | None) -> engine.Settings:
+    """Selection, ignores, per-file ignores and severities, every code checked against the
+    catalog: an unknown one is an error that names where it came from, never a silent pass."""
+    chosen = _split(select)
+    if chosen:
+        engine.check_codes(chosen, "--select")
+    ignored = _split(ignore)
+    engine.check_codes(ignored, "--ignore")
+    origin = where or "settings"
+    engine.check_codes(_split(conf.get("select")), f"{origin}: select")
+    engine.check_codes(_split(conf.get("ignore")), f"{origin}: ignore")
+    per_file = {k: _split(v) for k, v in conf.get("per-file-ignores", {}).items()}
+    for pattern, codes in per_file.items():
+        engine.check_codes(codes, f"{origin}: per-file-ignores {pattern!r}")
+    severity = {k.upper(): v for k, v in conf.get("severity", {}).items()}
+    engine.check_codes(severity, f"{origin}: severity", exact=True)
+    return engine.Settings(
+        select=chosen or _split(conf.get("select")),
+        ignore=ignored + _split(conf.get("ignore")),
+        per_file_ignores=per_file,
+        severity=severity,
+    )
+
+
+def _finish(report, fmt, output, show_source, fail_rank, exit_zero, settings) -> None:
+    """Write the report in its format (errors included: a valid document whatever happened),
+    each error as one line on stderr, and leave with the exit code the README documents."""
+    from dataclasses import replace
+
+    for error in report.errors:
+        sys.stderr.write(f"{error}\n")
+    # In text the errors are the stderr lines above (and with nothing read, all there is to
+    # say); a document keeps them too, so that a CI report shows them.
+    if fmt != "text" or report.models or not report.errors:
+        shown = replace(report, errors=[]) if fmt == "text" else report
+        colour = use_colour() and not output
+        try:
+            emit(reporters.render(fmt, shown, colour, show_source), output)
+        except ConfigError as exc:
+            fail(str(exc))
+    if report.errors:
+        raise typer.Exit(2)
+    if exit_zero:
+        return
+    if engine.worst(report.findings) >= fail_rank or (settings.fail_on_skipped and report.skipped):
         raise typer.Exit(1)
 
 
@@ -165,15 +331,21 @@ def on_this_machine(model) -> bool:
     return model.system or model.config.root.startswith("/etc/")
 
 
-def _sizing(model, opts):
+def _sizing(model, opts) -> tuple[object | None, str]:
     """The sizing CAP009 checks against: suggest's inputs for this model. This machine's
     configuration (or a --pid) is measured; a tree from elsewhere only uses what is given."""
     from dataclasses import replace
 
     from .inputs import gather
 
-    gathered = gather(model, replace(opts, live=model.system or opts.pid is not None))
-    return gathered.sizing if gathered.declined is None else None
+    live = model.system or opts.pid is not None
+    gathered = gather(model, replace(opts, live=live))
+    if gathered.declined is not None:
+        return None, gathered.declined
+    if gathered.sizing is None:
+        why = f" ({gathered.missing})" if live and gathered.missing else ""
+        return None, f"--ram and --child-size, or a running httpd to measure{why}"
+    return gathered.sizing, ""
 
 
 @app.command()
@@ -280,7 +452,6 @@ except ImportError:  # pragma: no cover - only while the capacity commands are a
 
 def main() -> None:
     """Entry point; usage errors exit 2 as click does, input errors 2 with one line."""
-    os.environ.setdefault("COLUMNS", "100")
     # A short-lived process whose objects (the tree) all live to the end: the cyclic
     # collector would only re-scan them, which costs more than reading a large tree.
     gc.disable()

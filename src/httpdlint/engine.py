@@ -8,6 +8,7 @@ table or `check = "module:function"`, a function in `httpdlint.checks.<module>` 
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import functools
 import gc
@@ -19,6 +20,7 @@ from pathlib import Path
 from .errors import ConfigError
 from .findings import RANK, SEVERITIES, Finding
 from .project import TOMLDecodeError, parse_toml
+from .report import Skipped
 from .syntax import Directive
 
 REQUIRED = ("code", "name", "severity", "summary", "rationale", "fix", "bad", "good")
@@ -66,10 +68,27 @@ class Rule:
         severity: str | None = None,
     ) -> Finding:
         """A finding of this rule at a directive, or at an explicit file and line."""
+        section: tuple[str, ...] = ()
+        source = ""
         if at is not None:
             file, line = at.file, at.line
+            source = " ".join(f"{at.name} {at.raw}".split())
+            parent = at.parent
+            while parent is not None:
+                section = (
+                    " ".join(f"{parent.name[1:]} {parent.raw}".split()).rstrip(">"),
+                ) + section
+                parent = parent.parent
         return Finding(
-            self.code, self.name, severity or self.severity, message, file, line, httpd_code
+            self.code,
+            self.name,
+            severity or self.severity,
+            message,
+            file,
+            line,
+            httpd_code,
+            section,
+            source,
         )
 
 
@@ -140,6 +159,20 @@ def lookup(code: str) -> Rule:
     raise ConfigError(f"no rule {code!r} (see `httpdlint rules`)")
 
 
+def check_codes(patterns: Iterable[str], where: str, *, exact: bool = False) -> None:
+    """Raise ConfigError for a pattern that names no rule (a code, or a prefix of codes: `SEC`,
+    `SEC0`); with `exact`, only whole codes. `where` says which option or key it came from.
+    Strict like ruff: a typo must not select nothing and pass."""
+    codes = sorted(catalog())
+    for pattern in patterns:
+        p = pattern.upper()
+        known = p in codes if exact else any(c.startswith(p) for c in codes)
+        if not known:
+            close = difflib.get_close_matches(p, codes, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else " (see `httpdlint rules`)"
+            raise ConfigError(f"{where}: unknown rule code {pattern!r}{hint}")
+
+
 def matches(code: str, patterns: Iterable[str]) -> bool:
     """Whether a code is named by any pattern: a full code or a prefix (`SEC`, `SEC2`)."""
     return any(code.startswith(p.upper()) for p in patterns)
@@ -153,9 +186,15 @@ class Settings:
     ignore: list[str] = field(default_factory=list)
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     severity: dict[str, str] = field(default_factory=dict)
-    #: The sizing of the model being checked (inputs.gather), None when it cannot be sized.
+    #: The sizing of the model being checked (inputs.gather), None when it cannot be sized,
+    #: and then why not.
     sizing: object | None = None
+    sizing_missing: str = "--ram and --child-size, or a running httpd to measure"
     filesystem: bool = False
+    #: --no-filesystem given: the filesystem rules are off by choice, not skipped.
+    filesystem_off: bool = False
+    #: A rule that cannot run fails the run (--fail-on-skipped).
+    fail_on_skipped: bool = False
 
 
 def selected(rules: Iterable[Rule], settings: Settings) -> list[Rule]:
@@ -170,16 +209,43 @@ def selected(rules: Iterable[Rule], settings: Settings) -> list[Rule]:
 
 
 def needs_met(rule: Rule, model, settings: Settings) -> bool:
+    """Whether the rule applies (its modules, its version) and can run (its inputs)."""
+    if not applies(rule, model):
+        return False
+    if "filesystem" in rule.needs and not settings.filesystem:
+        return False
+    return missing(rule, settings) is None
+
+
+def applies(rule: Rule, model) -> bool:
+    """A rule for a module the tree does not load, or another version, has nothing to find."""
     for need in rule.needs:
-        if need == "sizing" and settings.sizing is None:
-            return False
-        if need == "filesystem" and not settings.filesystem:
-            return False
         if need.startswith("module:") and not model.has_module(need[7:]):
             return False
         if need.startswith("version:") and model.version != need[8:]:
             return False
     return True
+
+
+def missing(rule: Rule, settings: Settings) -> str | None:
+    """What a rule that applies lacks to run, or None: such a rule is reported as skipped."""
+    for need in rule.needs:
+        if need == "sizing" and settings.sizing is None:
+            return settings.sizing_missing
+        if need == "filesystem" and not settings.filesystem and not settings.filesystem_off:
+            return "the tree on the machine that serves it (--filesystem; --no-filesystem: off)"
+    return None
+
+
+def skipped(model, settings: Settings) -> list[Skipped]:
+    """The selected rules that apply to `model` but cannot run, with what each needs."""
+    out = []
+    for rule in selected(catalog().values(), settings):
+        if applies(rule, model):
+            need = missing(rule, settings)
+            if need is not None:
+                out.append(Skipped(rule.code, rule.name, need, model.config.root))
+    return out
 
 
 def run(model, settings: Settings | None = None) -> list[Finding]:
@@ -233,6 +299,7 @@ def _run_rule(rule: Rule, model, settings: Settings) -> Iterator[Finding]:
 
 
 UNUSED_SUPPRESSION = "COR099"
+INVALID_SUPPRESSION = "COR098"
 
 
 def _suppress(findings: list[Finding], model, settings: Settings) -> list[Finding]:
@@ -244,7 +311,7 @@ def _suppress(findings: list[Finding], model, settings: Settings) -> list[Findin
             by_file.setdefault(pragma.file, []).append(pragma)
         elif pragma.target is not None:
             by_target.setdefault((pragma.file, pragma.target), []).append(pragma)
-    kept = []
+    kept = _invalid_pragmas(config.pragmas, settings)
     for f in findings:
         if f.file and _file_ignored(f, settings, config.server_root):
             continue
@@ -259,8 +326,10 @@ def _suppress(findings: list[Finding], model, settings: Settings) -> list[Findin
             kept.append(f)
     rule = catalog().get(UNUSED_SUPPRESSION)
     if rule is not None and selected_code(UNUSED_SUPPRESSION, settings):
+        known = catalog()
         for pragma in config.pragmas:
-            if not pragma.used and any(selected_code(c, settings) for c in pragma.codes):
+            codes = [c for c in pragma.codes if any(k.startswith(c) for k in known)]
+            if not pragma.used and any(selected_code(c, settings) for c in codes):
                 kept.append(
                     rule.finding(
                         f"suppression of {', '.join(pragma.codes)} matches no finding",
@@ -269,6 +338,33 @@ def _suppress(findings: list[Finding], model, settings: Settings) -> list[Findin
                     )
                 )
     return kept
+
+
+def _invalid_pragmas(pragmas, settings: Settings) -> list[Finding]:
+    """A pragma httpdlint cannot read, or one naming no rule, is an error at its line: a typo
+    there would otherwise suppress nothing, or everything, without a word. Reported whatever
+    --select says (a pragma is input to httpdlint itself); only --ignore silences it."""
+    rule = catalog().get(INVALID_SUPPRESSION)
+    if rule is None or matches(INVALID_SUPPRESSION, settings.ignore):
+        return []
+    out = []
+    codes = catalog()
+    for pragma in pragmas:
+        if pragma.error:
+            out.append(rule.finding(pragma.error, file=pragma.file, line=pragma.line))
+            continue
+        for code in pragma.codes:
+            if not any(c.startswith(code) for c in codes):
+                close = difflib.get_close_matches(code, sorted(codes), n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                out.append(
+                    rule.finding(
+                        f"suppression names no rule: {code}{hint}",
+                        file=pragma.file,
+                        line=pragma.line,
+                    )
+                )
+    return out
 
 
 def selected_code(code: str, settings: Settings) -> bool:

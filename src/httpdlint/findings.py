@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SEVERITIES = ("info", "warning", "error")
 RANK = {name: i for i, name in enumerate(SEVERITIES)}
@@ -17,6 +17,11 @@ class Finding:
     file: str | None
     line: int | None
     httpd_code: str | None = None
+    #: The sections that enclose the directive, outermost first ("VirtualHost *:443"), and the
+    #: directive as written, whitespace collapsed: with the rule and the file, what identifies a
+    #: finding when lines move (fingerprints.py). Empty for a finding about what is absent.
+    section: tuple[str, ...] = field(default=(), compare=False)
+    source: str = field(default="", compare=False)
 
     def sort_key(self) -> tuple:
         return (self.file or "", self.line or 0, self.rule, self.message)

@@ -67,6 +67,7 @@ _MPM_SOURCES = {
     "http_module": "http_core.c",
 }
 
+_PRAGMA_START = re.compile(r"#\s*httpdlint\s*:")
 _PRAGMA = re.compile(
     r"#\s*httpdlint:\s*(ignore|ignore-file)\s*=\s*([A-Za-z0-9_,\s]+?)\s*(?:--\s*(.*))?$"
 )
@@ -124,6 +125,8 @@ class Pragma:
     whole_file: bool
     target: int | None = None
     used: bool = False
+    #: Why the comment could not be read as a pragma (a typo such as `ignroe=`), or None.
+    error: str | None = None
 
 
 @dataclass
@@ -453,6 +456,14 @@ class Loader:
     def _pragma(self, reader: _Reader, lineno: int, line: str) -> None:
         m = _PRAGMA.match(line)
         if not m:
+            if _PRAGMA_START.match(line):
+                self.pragmas.append(
+                    Pragma(
+                        reader.path, lineno, (), None, True,
+                        error="unreadable httpdlint comment: expected "
+                        "`# httpdlint: ignore=CODE[,CODE] -- reason` or `ignore-file=CODE`",
+                    )
+                )  # fmt: skip
             return
         codes = tuple(c.strip().upper() for c in m.group(2).replace(",", " ").split() if c.strip())
         pragma = Pragma(reader.path, lineno, codes, m.group(3), m.group(1) == "ignore-file")

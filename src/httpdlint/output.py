@@ -49,5 +49,11 @@ def emit(text: str, output: str | None) -> None:
 
 
 def use_colour(stream=None) -> bool:
+    """Colour on a terminal; NO_COLOR (set and not empty) turns it off, FORCE_COLOR (set and
+    not empty) on even into a pipe, as no-color.org and force-color.org say."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
     stream = stream or sys.stdout
-    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+    return stream.isatty() and os.environ.get("TERM") != "dumb"

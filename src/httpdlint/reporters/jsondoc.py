@@ -1,0 +1,53 @@
+"""JSON, schema 1 (DESIGN.md): configuration, findings with fingerprints, skipped rules,
+errors and the counts. `config` is null when no configuration could be read."""
+
+from __future__ import annotations
+
+import json
+
+from .. import __version__
+from ..fingerprints import fingerprints
+from ._common import summary
+
+
+def config_json(model) -> dict:
+    config = model.config
+    mpm = None
+    if model.mpm_name:
+        mpm = {
+            "name": model.mpm_name,
+            "source": model.mpm_source,
+            "effective": dict(getattr(model.mpm, "effective", {}) or {}),
+        }
+    return {
+        "root": config.root,
+        "server_root": config.server_root,
+        "files": config.files,
+        "apache_version": model.version,
+        "modules": sorted(config.modules),
+        "mpm": mpm,
+    }
+
+
+def document(report) -> dict:
+    doc: dict = {
+        "schema": 1,
+        "tool": {"name": "httpdlint", "version": __version__},
+        "config": config_json(report.models[0]) if report.models else None,
+    }
+    if len(report.models) > 1:
+        doc["configs"] = [config_json(m) for m in report.models]
+    prints = fingerprints(report.findings, report.root)
+    doc["findings"] = [
+        {**f.as_json(), "fingerprint": fp} for f, fp in zip(report.findings, prints, strict=True)
+    ]
+    doc["skipped"] = [s.as_json() for s in report.skipped]
+    doc["errors"] = [e.as_json() for e in report.errors]
+    if report.baseline is not None:
+        doc["baseline"] = report.baseline
+    doc["summary"] = summary(report.findings)
+    return doc
+
+
+def render(report, colour: bool = False, show_source: bool = False) -> str:
+    return json.dumps(document(report), indent=2) + "\n"
