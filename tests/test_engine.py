@@ -44,7 +44,7 @@ def test_a_valid_rule_file_loads(tmp_path: Path) -> None:
         (lambda t: t + 'colour = "red"\n', "unknown key"),
         (lambda t: t.replace('fix = "f"\n', ""), "lacks fix"),
         (lambda t: t.replace('"warning"', '"fatal"'), "severity"),
-        (lambda t: t.replace("[match]", 'check = "x:y"\n[match]'), "either"),
+        (lambda t: t.replace("[match]", 'check = "x:y"\n[match]'), "unknown key"),
         (lambda t: t.replace('allowed = ["Prod"]', 'allowed = ["Prod"]\nwhen = 1'), "unknown key"),
         (lambda t: t.replace('code = "SEC901"', 'code = "XYZ901"'), "bad rule code"),
     ],
@@ -73,3 +73,42 @@ def test_selection_by_code_and_prefix() -> None:
     assert "CAP001" in codes and "CAP002" not in codes
     assert not [c for c in codes if c.startswith("SEC00")]
     assert "SEC010" in codes
+
+
+def test_every_rule_has_its_logic_and_every_check_function_a_rule(monkeypatch) -> None:
+    from httpdlint import registry
+
+    engine.catalog.cache_clear()
+    try:
+        # A function registered for a rule no file defines.
+        monkeypatch.setitem(registry.CHECKS, "SEC999", lambda model, rule, settings: iter(()))
+        with pytest.raises(ConfigError, match="registered for SEC999, which no rule file"):
+            engine.catalog()
+        monkeypatch.delitem(registry.CHECKS, "SEC999")
+        # A rule file whose function is gone.
+        monkeypatch.delitem(registry.CHECKS, "CAP001")
+        with pytest.raises(ConfigError, match="CAP001 needs either a \\[match\\] table or a check"):
+            engine.catalog()
+    finally:
+        monkeypatch.undo()
+        engine.catalog.cache_clear()
+    assert "CAP001" in engine.catalog()
+
+
+def test_a_code_cannot_be_bound_twice() -> None:
+    from httpdlint.registry import check
+
+    def one(model, rule, settings):
+        return iter(())
+
+    def other(model, rule, settings):
+        return iter(())
+
+    check("TST001")(one)
+    try:
+        with pytest.raises(RuntimeError, match="TST001 is bound twice"):
+            check("TST001")(other)
+    finally:
+        from httpdlint.registry import CHECKS
+
+        CHECKS.pop("TST001", None)

@@ -1,9 +1,11 @@
-"""Every rule has a bad and a good fixture, run through the whole CLI, and a complete page.
+"""Every rule has must-fire and must-not-fire fixtures, run through the CLI in-process, and a
+complete page.
 
-Layout: tests/fixtures/rules/<CODE>/bad.conf and good.conf (or bad/ and good/ directories
-holding httpd.conf). In the bad fixture a comment `# expect: <CODE>` stands right above the
-line the finding must point at (`# expect: <CODE> line=N` names the line instead, and
-`file=NAME` another file of the fixture). A first line `# args: ...` passes options to check.
+Layout: tests/fixtures/rules/<CODE>/bad*.conf and good*.conf (or bad*/ and good*/ directories
+holding httpd.conf): any number of each, at least one. In a bad fixture a comment
+`# expect: <CODE>` stands right above the line the finding must point at (`# expect: <CODE>
+line=N` names the line instead, and `file=NAME` another file of the fixture). A first line
+`# args: ...` passes options to check.
 """
 
 from __future__ import annotations
@@ -29,11 +31,19 @@ def main_file(case: Path) -> Path:
     return case
 
 
-def fixture(code: str, kind: str) -> Path:
-    for candidate in (RULES / code / f"{kind}.conf", RULES / code / kind):
-        if candidate.exists():
-            return candidate
-    pytest.fail(f"rule {code} has no {kind} fixture under {RULES / code}")
+def fixtures(kind: str) -> list:
+    """(code, case) for every fixture of this kind, every rule having at least one."""
+    out = []
+    for code in CODES:
+        cases = sorted(
+            p
+            for p in (RULES / code).glob(f"{kind}*")
+            if p.suffix == ".conf" or (p.is_dir() and (p / "httpd.conf").exists())
+        )
+        if not cases:
+            cases = [RULES / code / f"{kind}.conf"]  # fails below: no fixture
+        out.extend(pytest.param(code, case, id=f"{code}-{case.name}") for case in cases)
+    return out
 
 
 def extra_args(main: Path) -> list[str]:
@@ -67,18 +77,22 @@ def expected(case: Path, code: str) -> set[tuple[str, int]]:
 
 
 def run_check(main: Path, code: str) -> tuple[int, list[dict], str]:
-    cmd = [sys.executable, "-m", "httpdlint", "check", str(main), "--select", code, "-f", "json"]
-    cmd += extra_args(main)
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    assert "Traceback" not in res.stderr, res.stderr
-    assert res.returncode in (0, 1), res.stderr
+    """`httpdlint check MAIN --select CODE -f json ARGS`, in this process."""
+    from typer.testing import CliRunner
+
+    from httpdlint.cli import app
+
+    args = ["check", str(main), "--select", code, "-f", "json", *extra_args(main)]
+    res = CliRunner().invoke(app, args)
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+    assert res.exit_code in (0, 1), res.stderr
     doc = json.loads(res.stdout)
-    return res.returncode, [f for f in doc["findings"] if f["rule"] == code], res.stderr
+    return res.exit_code, [f for f in doc["findings"] if f["rule"] == code], res.stderr
 
 
-@pytest.mark.parametrize("code", CODES)
-def test_bad_fixture_reports_rule_at_marked_line(code: str) -> None:
-    case = fixture(code, "bad")
+@pytest.mark.parametrize(("code", "case"), fixtures("bad"))
+def test_bad_fixture_reports_rule_at_marked_line(code: str, case: Path) -> None:
+    assert case.exists(), f"rule {code} has no must-fire fixture under {RULES / code}"
     want = expected(case, code)
     assert want, f"{case} marks no `# expect: {code}` line"
     _, found, _ = run_check(main_file(case), code)
@@ -86,11 +100,11 @@ def test_bad_fixture_reports_rule_at_marked_line(code: str) -> None:
     assert want <= got, f"{code}: expected findings at {sorted(want)}, got {sorted(got)}"
 
 
-@pytest.mark.parametrize("code", CODES)
-def test_good_fixture_is_clean(code: str) -> None:
-    case = fixture(code, "good")
+@pytest.mark.parametrize(("code", "case"), fixtures("good"))
+def test_good_fixture_is_clean(code: str, case: Path) -> None:
+    assert case.exists(), f"rule {code} has no must-not-fire fixture under {RULES / code}"
     _, found, _ = run_check(main_file(case), code)
-    assert not found, f"{code} fired on its good fixture: {found}"
+    assert not found, f"{code} fired on its good fixture {case.name}: {found}"
 
 
 @pytest.mark.parametrize("code", CODES)

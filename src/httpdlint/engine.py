@@ -1,9 +1,11 @@
 """The rule engine: load the catalog from rules/*.toml, run checks on a model, filter findings.
 
-A rule file holds the rule's metadata and documentation and either a declarative `[match]`
-table or `check = "module:function"`, a function in `httpdlint.checks.<module>` that takes
-(model, rule) and yields findings. Selection, severity overrides, per-file ignores and the
-`# httpdlint: ignore=` comments are applied here, after the checks, so checks stay simple.
+A rule file holds the rule's metadata and documentation and, when its logic is declarative, a
+`[match]` table; otherwise a function of `httpdlint.checks` registered with
+`@check("CODE")` (registry.py) checks it. The catalog refuses a rule without either, and a
+registered function whose rule does not exist. Selection, severity overrides, per-file ignores
+and the `# httpdlint: ignore=` comments are applied here, after the checks, so checks stay
+simple.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from .report import Skipped
 from .syntax import Directive
 
 REQUIRED = ("code", "name", "severity", "summary", "rationale", "fix", "bad", "good")
-OPTIONAL = ("references", "needs", "check", "match")
+OPTIONAL = ("references", "needs", "match")
 CATEGORIES = ("CAP", "SEC", "TLS", "COR", "LOG", "UPG")
 MATCH_KEYS = {
     "directive",
@@ -52,7 +54,6 @@ class Rule:
     good: str
     references: list[str] = field(default_factory=list)
     needs: list[str] = field(default_factory=list)
-    check: str | None = None
     match: dict | None = None
     source: str = ""
     text: str = ""
@@ -62,14 +63,19 @@ class Rule:
         message: str,
         at: Directive | None = None,
         *,
+        model=None,
         file: str | None = None,
         line: int | None = None,
         httpd_code: str | None = None,
         severity: str | None = None,
     ) -> Finding:
-        """A finding of this rule at a directive, or at an explicit file and line."""
+        """A finding of this rule at a directive; without one, at an explicit file and line;
+        without those, at the top of `model`'s main file, where what the whole tree lacks (a
+        setting nobody sets, a module nobody loads) is reported."""
         section: tuple[str, ...] = ()
         source = ""
+        if at is None and file is None and model is not None:
+            file, line = model.config.root, 1
         if at is not None:
             file, line = at.file, at.line
             source = " ".join(f"{at.name} {at.raw}".split())
@@ -119,8 +125,6 @@ def parse_rule(path: Path) -> Rule:
         raise ConfigError(f"rule file name must be {code}.toml", str(path))
     if data["severity"] not in SEVERITIES:
         raise ConfigError(f"severity must be one of {', '.join(SEVERITIES)}", str(path))
-    if ("check" in data) == ("match" in data):
-        raise ConfigError("a rule has either `check` or `[match]`", str(path))
     if "match" in data:
         bad = set(data["match"]) - MATCH_KEYS
         if bad or "directive" not in data["match"]:
@@ -136,15 +140,36 @@ def parse_rule(path: Path) -> Rule:
 
 @functools.cache
 def catalog() -> dict[str, Rule]:
-    """Every rule, by code, validated."""
+    """Every rule, by code, validated, each bound to its logic: a `[match]` table or exactly
+    one registered check function (and every registered function to a rule)."""
+    import pkgutil
+
+    from . import checks
+    from .registry import CHECKS
+
+    for module in pkgutil.iter_modules(checks.__path__):
+        importlib.import_module(f"{checks.__name__}.{module.name}")
     rules: dict[str, Rule] = {}
     names: set[str] = set()
     for path in sorted(rules_dir().glob("*.toml")):
         rule = parse_rule(path)
         if rule.name in names:
             raise ConfigError(f"duplicate rule name {rule.name}", str(path))
+        if (rule.code in CHECKS) == (rule.match is not None):
+            raise ConfigError(
+                f"{rule.code} needs either a [match] table or a check function registered "
+                "with @check, not both and not neither",
+                str(path),
+            )
         names.add(rule.name)
         rules[rule.code] = rule
+    orphans = sorted(set(CHECKS) - set(rules))
+    if orphans:
+        function = CHECKS[orphans[0]]
+        raise ConfigError(
+            f"check function {function.__module__}.{function.__name__} is registered for "
+            f"{', '.join(orphans)}, which no rule file defines"
+        )
     return rules
 
 
@@ -287,11 +312,11 @@ def run(model, settings: Settings | None = None) -> list[Finding]:
 
 
 def _run_rule(rule: Rule, model, settings: Settings) -> Iterator[Finding]:
-    if rule.check:
-        module_name, _, func_name = rule.check.partition(":")
-        module = importlib.import_module(f"httpdlint.checks.{module_name}")
-        func = getattr(module, func_name)
-        yield from func(model, rule, settings)
+    from .registry import CHECKS
+
+    function = CHECKS.get(rule.code)
+    if function is not None:
+        yield from function(model, rule, settings)
     else:
         from .checks.declarative import evaluate
 

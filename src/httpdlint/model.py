@@ -116,17 +116,20 @@ class Model:
         return walk(self.config.tree)
 
     @functools.cached_property
-    def _index(self) -> dict[str, list[Directive]]:
+    def _indexed(self) -> tuple[dict[str, list[Directive]], bool]:
         # Built once: rules ask for directives by name many times over large trees.
-        index: dict[str, list[Directive]] = {}
-        get = index.get
-        for d in walk(self.config.tree):
-            found = get(d.lname)
-            if found is None:
-                index[d.lname] = [d]
-            else:
-                found.append(d)
-        return index
+        from .scopes import index_nodes
+
+        return index_nodes(self.config.tree, self.has_module("perl_module"))
+
+    def indexed(self) -> tuple[dict[str, list[Directive]], bool]:
+        """Every node httpd reads as a directive, by lowercase name in reading order, and
+        whether bodies were left out (<Perl> code, POD): the one index rules and `find` use."""
+        return self._indexed
+
+    @property
+    def _index(self) -> dict[str, list[Directive]]:
+        return self._indexed[0]
 
     def find(self, name: str) -> list[Directive]:
         """Every occurrence of a directive (or `<Section`), in file order."""

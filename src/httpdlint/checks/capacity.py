@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from ..findings import Finding
 from ..mpm import compiled_defaults, recycle_directive, workers_directive
+from ..registry import check
 from ..syntax import Directive
 
 # Modules that run application code inside every httpd child.
@@ -42,6 +43,7 @@ def _setting(model, *names: str) -> Directive | None:
     return found
 
 
+@check("CAP001")
 def missing_max_request_workers(model, rule, settings) -> Iterator[Finding]:
     if model.mpm_name is None:
         return
@@ -58,7 +60,7 @@ def missing_max_request_workers(model, rule, settings) -> Iterator[Finding]:
         tpc = effective["ThreadsPerChild"]
         extra = f" ({value // max(tpc, 1)} processes of {tpc} threads)"
     block = mpm_block(model)
-    where = {"at": block} if block is not None else {"file": model.config.root, "line": 1}
+    where = {"at": block} if block is not None else {"model": model}
     yield rule.finding(
         f"no {name} for the {model.mpm_name} MPM that is loaded: httpd uses its compiled "
         f"default of {value}{extra}; size it to the memory the server has"
@@ -87,6 +89,7 @@ def _elsewhere(model, names: tuple[str, ...]) -> str:
     return ""
 
 
+@check("CAP002")
 def unbounded_child_lifetime(model, rule, settings) -> Iterator[Finding]:
     embedded = [i for i in EMBEDDED if i in model.config.modules]
     if "wsgi_module" in embedded and model.find("WSGIDaemonProcess"):
@@ -100,7 +103,7 @@ def unbounded_child_lifetime(model, rule, settings) -> Iterator[Finding]:
     mods = ", ".join(EMBEDDED[i] for i in embedded)
     how = f"{node.name} 0" if node is not None else f"{name} is unset (httpd's default is 0)"
     where = node or model.config.modules.get(embedded[0])
-    loc = {"at": where} if where is not None else {"file": model.config.root, "line": 1}
+    loc = {"at": where} if where is not None else {"model": model}
     yield rule.finding(
         f"{how} while {mods} runs inside every child: children never exit, so a leak in "
         f"embedded code grows each one until memory runs out; set {name} to a few thousand",
@@ -128,6 +131,7 @@ def _each_scope(model, name: str) -> Iterator[Directive]:
             yield own
 
 
+@check("CAP004")
 def keepalive_timeout_long(model, rule, settings) -> Iterator[Finding]:
     if model.mpm_name is None:
         return
@@ -150,13 +154,14 @@ def keepalive_timeout_long(model, rule, settings) -> Iterator[Finding]:
         )
 
 
+@check("CAP005")
 def timeout_long(model, rule, settings) -> Iterator[Finding]:
     node = model.server_directive("Timeout")
     default = 300 if model.version == "2.2" else 60
     value = _number(node, default)
     if value is None or value < 60:
         return
-    where = {"at": node} if node else {"file": model.config.root, "line": 1}
+    where = {"at": node} if node else {"model": model}
     how = f"Timeout {value}" if node else f"Timeout is unset, so httpd's default {value} s applies"
     yield rule.finding(
         f"{how}: a client that sends or reads one byte per {value} s holds a worker that long, "
@@ -166,6 +171,7 @@ def timeout_long(model, rule, settings) -> Iterator[Finding]:
     )
 
 
+@check("CAP006")
 def hostname_lookups_on(model, rule, settings) -> Iterator[Finding]:
     for node in model.find("HostnameLookups"):
         if node.args and node.args[0].lower() in ("on", "double"):
@@ -179,13 +185,14 @@ def hostname_lookups_on(model, rule, settings) -> Iterator[Finding]:
 PHP = ("php_module", "php5_module", "php7_module", "php8_module")
 
 
+@check("CAP007")
 def php_threaded_mpm(model, rule, settings) -> Iterator[Finding]:
     if model.mpm_name not in ("worker", "event"):
         return
     for ident in PHP:
         if ident in model.config.modules:
             node = model.config.modules[ident]
-            where = {"at": node} if node else {"file": model.config.root, "line": 1}
+            where = {"at": node} if node else {"model": model}
             yield rule.finding(
                 f"{ident} is loaded with the {model.mpm_name} MPM: mod_php and the extensions "
                 "it links are not thread-safe in common builds; use prefork, or PHP-FPM "
@@ -194,24 +201,24 @@ def php_threaded_mpm(model, rule, settings) -> Iterator[Finding]:
             )
 
 
+@check("CAP008")
 def no_reqtimeout(model, rule, settings) -> Iterator[Finding]:
     if model.version != "2.4" or model.has_module("reqtimeout_module"):
         return
     yield rule.finding(
         "mod_reqtimeout is not loaded: a client may take up to Timeout seconds for each "
         "packet of its request headers and body, so a few slow clients hold every worker",
-        file=model.config.root,
-        line=1,
+        model=model,
     )
 
 
+@check("CAP011")
 def no_mpm_loaded(model, rule, settings) -> Iterator[Finding]:
     if model.version == "2.4" and model.mpm_name is None:
         yield rule.finding(
             "no MPM is loaded (LoadModule mpm_event_module, mpm_worker_module or "
             "mpm_prefork_module): httpd refuses to start",
-            file=model.config.root,
-            line=1,
+            model=model,
             httpd_code="AH00534",
         )
 
@@ -237,9 +244,10 @@ def _at(model, adj) -> dict:
     if adj.file and adj.line:
         return {"file": adj.file, "line": adj.line}
     block = mpm_block(model)
-    return {"at": block} if block is not None else {"file": model.config.root, "line": 1}
+    return {"at": block} if block is not None else {"model": model}
 
 
+@check("CAP003")
 def max_workers_above_limit(model, rule, settings) -> Iterator[Finding]:
     for adj in _adjustments(model):
         if _above_limit(adj, model.mpm.limit_name):
@@ -250,6 +258,7 @@ def max_workers_above_limit(model, rule, settings) -> Iterator[Finding]:
             )
 
 
+@check("CAP010")
 def mpm_startup_adjustment(model, rule, settings) -> Iterator[Finding]:
     for adj in _adjustments(model):
         if _above_limit(adj, model.mpm.limit_name):
@@ -265,6 +274,7 @@ def mpm_startup_adjustment(model, rule, settings) -> Iterator[Finding]:
         )
 
 
+@check("CAP009")
 def memory_overcommit(model, rule, settings) -> Iterator[Finding]:
     """More children allowed than fit: the one worst case `suggest` prints, and its limit."""
     from ..capacity import CapacityError, mib, recommend, worst_case
@@ -291,12 +301,9 @@ def memory_overcommit(model, rule, settings) -> Iterator[Finding]:
     else:
         verdict = f"at most {fits.workers} fit ({fits.processes} processes)"
     block = mpm_block(model)
-    if node is not None or block is not None:
-        where = {"at": node or block}
-    else:
-        where = {"file": model.config.root, "line": 1}
     yield rule.finding(
         f"{how}: worst case {worst.text} > {mib(sizing.ram)} RAM; {verdict}: "
         "`httpdlint suggest` sizes it",
-        **where,
+        node or block,
+        model=model,
     )

@@ -48,8 +48,7 @@ def evaluate(model, rule, match: dict) -> Iterator[Finding]:
             if default is not None and bad(default, default.split()):
                 yield rule.finding(
                     message(default) + " (not set: httpd's default applies)",
-                    file=model.config.root,
-                    line=1,
+                    model=model,
                 )
         elif bad(_value(node.args), node.args):
             yield rule.finding(message(_value(node.args)), node)

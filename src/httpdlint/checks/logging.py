@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..findings import Finding
+from ..registry import check
+from ..scopes import PARENT, after_first_word, vhost_nodes
 from ..syntax import Directive, split_args
-from .correctness import PARENT, after_first_word, vhost_nodes
 
 NODE = operator.attrgetter("node")
 
@@ -44,6 +45,7 @@ def _levels(node: Directive) -> list[tuple[str | None, str]]:
     return out
 
 
+@check("LOG001")
 def log_level_verbose(model, rule, settings) -> Iterator[Finding]:
     for node in model.find("LogLevel"):
         words = [(f"{m}:{lv}" if m else lv) for m, lv in _levels(node) if lv in _VERBOSE]
@@ -64,6 +66,7 @@ def log_level_verbose(model, rule, settings) -> Iterator[Finding]:
         )
 
 
+@check("LOG005")
 def log_level_quiet(model, rule, settings) -> Iterator[Finding]:
     nodes = [model.server_directive("LogLevel")]
     # Only the virtual hosts with a LogLevel of their own (`vhost.own`) can have one.
@@ -90,6 +93,7 @@ def log_level_quiet(model, rule, settings) -> Iterator[Finding]:
         )
 
 
+@check("LOG002")
 def missing_error_log(model, rule, settings) -> Iterator[Finding]:
     if model.server_directive("ErrorLog") is not None:
         return
@@ -102,8 +106,7 @@ def missing_error_log(model, rule, settings) -> Iterator[Finding]:
             f"default {DEFAULT_ERRORLOG} under ServerRoot, {path}, and that directory does "
             'not exist here: httpd refuses to start ("Cannot access directory ... for main '
             'error log"); set ErrorLog to a path (or syslog) at server level',
-            file=model.config.root,
-            line=1,
+            model=model,
             httpd_code="AH02291",
             severity="error",
         )
@@ -113,11 +116,11 @@ def missing_error_log(model, rule, settings) -> Iterator[Finding]:
         f"virtual host without its own ErrorLog, to its compiled default {DEFAULT_ERRORLOG} "
         f"under ServerRoot ({path}); name the file so that whoever reads the configuration "
         "finds the log",
-        file=model.config.root,
-        line=1,
+        model=model,
     )
 
 
+@check("LOG003")
 def missing_access_log(model, rule, settings) -> Iterator[Finding]:
     if model.server_directive("GlobalLog") is not None:
         return
@@ -130,8 +133,7 @@ def missing_access_log(model, rule, settings) -> Iterator[Finding]:
         yield rule.finding(
             f"no CustomLog or TransferLog: requests are not logged at all{why}; add a "
             "CustomLog at server level",
-            file=model.config.root,
-            line=1,
+            model=model,
         )
         return
     # The virtual hosts with a CustomLog or TransferLog directly inside (`vhost.own`).
@@ -155,6 +157,7 @@ def _nicknames(nodes: list[Directive]) -> set[str]:
     return {d.args[1].lower() for d in nodes if d.lname == "logformat" and len(d.args) >= 2}
 
 
+@check("LOG004")
 def undefined_log_format(model, rule, settings) -> Iterator[Finding]:
     """A CustomLog/GlobalLog/LogFormat format with no `%` that names no LogFormat nickname."""
     server = _nicknames(model.top("logformat"))
@@ -220,6 +223,7 @@ def _bad_formats(rule, nodes: list[Directive], names: set[str]) -> Iterator[Find
         )
 
 
+@check("LOG006")
 def buffered_logs(model, rule, settings) -> Iterator[Finding]:
     node = model.server_directive("BufferedLogs")
     if node is not None and node.args and node.args[0].lower() == "on":

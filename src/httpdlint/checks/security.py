@@ -10,13 +10,24 @@ including its quirk that a virtual host's own UserDir lines replace the server's
 from __future__ import annotations
 
 import fnmatch
-import os
 import re
 from collections.abc import Iterable, Iterator
 
+from ..access import (
+    access,
+    grant_node,
+    is_root_dir,
+    loc_args_match,
+    option_word,
+    options_with,
+    restrict_hint,
+    under,
+    url_verdict,
+)
 from ..findings import Finding
+from ..registry import check
+from ..scopes import RAW
 from ..syntax import Directive, section_args, split_args
-from .correctness import RAW
 
 # -- where a node is --------------------------------------------------------------------
 
@@ -31,326 +42,10 @@ def _show(node: Directive) -> str:
     return " ".join([node.name, *node.args])
 
 
-def _root_loc(model) -> dict:
-    return {"file": model.config.root, "line": 1}
-
-
 # -- Options, as core.c's set_options applies its words ----------------------------------
-
-_OPTION_BITS = {
-    "indexes": {"indexes"},
-    "includes": {"includes", "inc_exec"},
-    "includesnoexec": {"includes"},
-    "followsymlinks": {"symlinks"},
-    "symlinksifownermatch": {"symowner"},
-    "execcgi": {"execcgi"},
-    "multiviews": {"multi"},
-    "runscripts": {"multi", "execcgi"},
-    "none": set(),
-    "all": {"indexes", "includes", "inc_exec", "symlinks", "execcgi"},
-}
-
-
-def options_granted(node: Directive) -> set[str]:
-    """What one Options line turns on: its whole set when it names an option without + or -,
-    else what its + words add to the inherited set."""
-    opts: set[str] = set()
-    adds: set[str] = set()
-    absolute = False
-    for word in node.args:
-        action = ""
-        if word[:1] in "+-":
-            action, word = word[0], word[1:]
-        elif not absolute:
-            opts = set()
-            absolute = True
-        bits = _OPTION_BITS.get(word.lower())
-        if bits is None:
-            continue
-        if action == "-":
-            adds -= bits
-            opts -= bits
-        else:
-            opts |= bits
-            if action == "+":
-                adds |= bits
-    return opts if absolute else adds
-
-
-def _option_word(node: Directive, *names: str) -> str:
-    """The word of an Options line that switches an option on, for messages."""
-    for word in node.args:
-        bare = word.lstrip("+").lower()
-        if word[:1] != "-" and bare in names:
-            return word
-    return "All"
-
-
-def _options_with(model, bit: str) -> Iterator[Directive]:
-    for node in model.find("Options"):
-        if bit in options_granted(node):
-            yield node
 
 
 # -- access control, as mod_authz_core and mod_access_compat judge it ---------------------
-
-_STRICT = {"open": 0, "restricted": 1, "denied": 2}
-_AUTHZ_CONTAINERS = {"<requireany", "<requireall", "<requirenone", "<limit", "<limitexcept"}
-
-
-def _least(verdicts: Iterable[str | None]) -> str | None:
-    vs = [v for v in verdicts if v]
-    return min(vs, key=_STRICT.__getitem__) if vs else None
-
-
-def _most(verdicts: Iterable[str | None]) -> str | None:
-    vs = [v for v in verdicts if v]
-    return max(vs, key=_STRICT.__getitem__) if vs else None
-
-
-def _require(node: Directive) -> str | None:
-    args = [a.lower() for a in node.args]
-    if not args:
-        return None
-    if args[0] == "all":
-        return "open" if args[1:2] == ["granted"] else "denied"
-    if args[0] == "not":
-        return None  # a negation only ever narrows what something else grants
-    if args[0] == "method":
-        return "open"  # anyone, with these methods
-    return "restricted"  # local, ip, host, valid-user, user, group, env, expr, ...
-
-
-def _authz(nodes: list[Directive], combine) -> str | None:
-    out = []
-    for d in nodes:
-        if d.lname == "require":
-            out.append(_require(d))
-        elif d.lname in ("<requireany", "<limit", "<limitexcept"):
-            out.append(_authz(d.children or [], _least))
-        elif d.lname == "<requireall":
-            out.append(_authz(d.children or [], _most))
-        elif d.lname == "<requirenone":
-            out.append(None)
-    return combine(out)
-
-
-def _legacy(nodes: list[Directive]) -> str | None:
-    """Order/Allow/Deny: whether an arbitrary client is let in, None when none is set."""
-    order = None
-    allow: list[str] = []
-    deny: list[str] = []
-    for d in _own_authz(nodes):
-        if d.lname == "order":
-            order = "".join(d.args).lower()
-        elif d.lname == "allow":
-            allow += [a.lower() for a in d.args[1:]]
-        elif d.lname == "deny":
-            deny += [a.lower() for a in d.args[1:]]
-    if order is None and not allow and not deny:
-        return None
-    if order in (None, "deny,allow"):
-        if "all" in deny and "all" not in allow:
-            return "restricted" if allow else "denied"
-        return "open"
-    # allow,deny and mutual-failure: only what Allow names and Deny does not
-    if "all" in deny:
-        return "denied"
-    if "all" in allow:
-        return "open"
-    return "restricted" if allow else "denied"
-
-
-def _own_authz(nodes: list[Directive]) -> Iterator[Directive]:
-    for d in nodes:
-        yield d
-        if d.lname in _AUTHZ_CONTAINERS:
-            yield from _own_authz(d.children or [])
-
-
-def access(section: Directive) -> str | None:
-    """How a section's own access control treats an arbitrary client: "open", "restricted"
-    or "denied"; None when the section sets none (it inherits)."""
-    nodes = section.children or []
-    authz = _authz(nodes, _least)
-    legacy = _legacy(nodes)
-    satisfy = "all"
-    for d in _own_authz(nodes):
-        if d.lname == "satisfy" and d.args:
-            satisfy = d.args[0].lower()
-    if satisfy == "any":
-        return _least([authz, legacy])
-    return _most([authz, legacy])
-
-
-def _restrict_hint(model) -> str:
-    if model.version == "2.4":
-        return "Require local, or Require ip 192.0.2.0/24"
-    return "Order deny,allow, Deny from all, Allow from 192.0.2.0/24"
-
-
-def _grant_node(section: Directive) -> Directive | None:
-    """The line that lets everyone in: `Require all granted` or `Allow from all`."""
-    for d in _own_authz(section.children or []):
-        args = [a.lower() for a in d.args]
-        if d.lname == "require" and args[:2] == ["all", "granted"]:
-            return d
-        if d.lname == "allow" and "all" in args[1:]:
-            return d
-    return None
-
-
-def _is_root_dir(section: Directive) -> bool:
-    return (
-        section.lname == "<directory"
-        and len(section.args) == 1
-        and section.args[0] != ""
-        and section.args[0].strip("/") == ""
-    )
-
-
-def _dir_matches(pattern: str, path: str) -> bool:
-    pcomps = [c for c in pattern.split("/") if c]
-    comps = [c for c in path.split("/") if c]
-    if len(pcomps) > len(comps):
-        return False
-    return all(fnmatch.fnmatchcase(c, p) for c, p in zip(comps, pcomps, strict=False))
-
-
-def _loc_matches(section: Directive, url: str) -> bool:
-    return _loc_args_match(section.lname, section.args, url)
-
-
-def _loc_args_match(lname: str, args: list[str], url: str) -> bool:
-    """Whether a <Location> or <LocationMatch> with these words matches a URL."""
-    if not args:
-        return False
-    regex = None
-    if lname == "<locationmatch":
-        regex = args[0]
-    elif args[0] == "~" and len(args) > 1:
-        regex = args[1]
-    if regex is not None:
-        try:
-            return re.search(regex, url) is not None
-        except re.error:
-            return False
-    loc = args[0]
-    if loc == "/" or url == loc:
-        return True
-    if any(ch in loc for ch in "*?["):
-        return fnmatch.fnmatchcase(url, loc) or fnmatch.fnmatchcase(url, loc.rstrip("/") + "/*")
-    base = loc.rstrip("/")
-    return url.startswith(base + "/") or (not loc.endswith("/") and url.startswith(loc))
-
-
-def _scoped(model, vhost: Directive | None, kinds: tuple[str, ...]) -> list[Directive]:
-    """Sections of some kinds that apply to a virtual host: the server's, then its own."""
-    out = model.top(*kinds)
-    if vhost is not None:
-        out += [d for d in vhost.children or [] if d.lname in kinds]
-    return out
-
-
-def _docroot(model, vhost: Directive | None) -> str | None:
-    node = None
-    if vhost is not None:
-        for d in vhost.children or []:
-            if d.lname == "documentroot":
-                node = d
-    if node is None:
-        node = next(reversed(model.top("documentroot")), None)
-    if node is None or not node.args:
-        return None
-    return os.path.join(model.config.server_root, node.args[0])  # ServerRoot-relative
-
-
-def _dir_verdict(model, vhost: Directive | None, path: str) -> str | None:
-    """The access control <Directory> sections give a filesystem path (shortest first, then
-    in order; the last one that sets any wins)."""
-    dirs = [
-        d
-        for d in _scoped(model, vhost, ("<directory",))
-        if d.args and d.args[0] != "~" and _dir_matches(d.args[0], path)
-    ]
-    dirs.sort(key=lambda d: len([c for c in d.args[0].split("/") if c]))
-    for d in _scoped(model, vhost, ("<directory", "<directorymatch")):
-        if d.lname == "<directory" and d.args[:1] != ["~"]:
-            continue
-        try:
-            if re.search(d.args[-1], path.rstrip("/") + "/", re.IGNORECASE):
-                dirs.append(d)  # regular expressions apply after every plain <Directory>
-        except re.error:
-            continue
-    verdict = None
-    for d in dirs:
-        v = access(d)
-        if v is not None:
-            verdict = v
-    return verdict
-
-
-def _url_chain(model, vhost: Directive | None, url: str) -> str | None:
-    """The access control a URL gets from the document root's <Directory> sections and the
-    <Location> sections that match it (merged later, so they win)."""
-    verdict = None
-    root = _docroot(model, vhost)
-    if root is not None:
-        verdict = _dir_verdict(model, vhost, root.rstrip("/") + "/" + url.lstrip("/"))
-    for loc in _scoped(model, vhost, ("<location", "<locationmatch")):
-        if _loc_matches(loc, url):
-            v = access(loc)
-            if v is not None:
-                verdict = v
-    return verdict
-
-
-def url_verdict(model, section: Directive | None) -> str:
-    """The access control that applies where `section` serves (None: the main server): its
-    own, else what covers it; open when nothing restricts, as httpd grants a request that no
-    authorization applies to."""
-    if section is None or section.lname == "<virtualhost":
-        return _url_chain(model, section, "/") or "open"
-    own = access(section)
-    if own is not None:
-        return own
-    vhost = section.vhost()
-    verdict = None
-    if section.lname == "<location" and section.args and section.args[0] != "~":
-        verdict = _url_chain(model, vhost, section.args[0])
-    elif section.lname == "<directory" and section.args and section.args[0] != "~":
-        path = section.args[0]
-        verdict = _dir_verdict(model, vhost, path)
-        by_url = []
-        for url in _urls_for_dir(model, vhost, path):
-            v = None
-            for loc in _scoped(model, vhost, ("<location", "<locationmatch")):
-                if _loc_matches(loc, url) and access(loc) is not None:
-                    v = access(loc)
-            by_url.append(v or verdict)
-        if any(by_url):
-            verdict = _least(by_url)
-    return verdict or "open"
-
-
-def _urls_for_dir(model, vhost: Directive | None, path: str) -> list[str]:
-    """URLs that reach a directory: through an Alias or ScriptAlias, or the document root."""
-    out = []
-    pairs = []
-    for name in ("alias", "scriptalias"):
-        own = [d for d in vhost.children or [] if d.lname == name] if vhost is not None else []
-        for node in model.top(name) + own:
-            if len(node.args) == 2:
-                pairs.append((node.args[0], node.args[1]))
-    root = _docroot(model, vhost)
-    if root is not None:
-        pairs.append(("/", root))
-    for url, target in pairs:
-        base = target.rstrip("/") or "/"
-        if _under(path, base):
-            rest = (path.rstrip("/") or "/")[len(base) :].lstrip("/")
-            out.append(url.rstrip("/") + "/" + rest if rest else url)
-    return out
 
 
 # -- SEC002 -------------------------------------------------------------------------------
@@ -358,6 +53,7 @@ def _urls_for_dir(model, vhost: Directive | None, path: str) -> list[str]:
 _PROD = {"prod", "productonly"}
 
 
+@check("SEC002")
 def server_signature(model, rule, settings) -> Iterator[Finding]:
     tokens = model.server_directive("ServerTokens")
     prod = tokens is not None and tokens.args[:1] and tokens.args[0].lower() in _PROD
@@ -394,18 +90,19 @@ def _icon_dirs(model) -> set[str]:
     return out
 
 
+@check("SEC004")
 def directory_listing(model, rule, settings) -> Iterator[Finding]:
     if not model.has_module("autoindex_module"):
         return
     icons = _icon_dirs(model)
-    for node in _options_with(model, "indexes"):
+    for node in options_with(model, "indexes"):
         section = node.parent
         if section is not None and section.args:
             if section.lname == "<directory" and section.args[0].rstrip("/") in icons:
                 continue
             if section.lname == "<location" and section.args[0].rstrip("/") == "/icons":
                 continue
-        word = _option_word(node, "indexes")
+        word = option_word(node, "indexes")
         how = "" if word.lstrip("+").lower() == "indexes" else " (All includes Indexes)"
         yield rule.finding(
             f"{_show(node)} {_where(node)}{how}: mod_autoindex lists the files of every "
@@ -414,11 +111,12 @@ def directory_listing(model, rule, settings) -> Iterator[Finding]:
         )
 
 
+@check("SEC005")
 def ssi_exec(model, rule, settings) -> Iterator[Finding]:
     if not model.has_module("include_module"):
         return
-    for node in _options_with(model, "inc_exec"):
-        word = _option_word(node, "includes")
+    for node in options_with(model, "inc_exec"):
+        word = option_word(node, "includes")
         how = "" if word.lstrip("+").lower() == "includes" else " (All includes Includes)"
         yield rule.finding(
             f"{_show(node)} {_where(node)}{how}: server-side includes may run commands "
@@ -451,11 +149,6 @@ def _script_alias_targets(model) -> tuple[list[str], list[str]]:
     return [d.rstrip("/") or "/" for d in dirs], [u.rstrip("/") or "/" for u in urls]
 
 
-def _under(path: str, base: str) -> bool:
-    path = path.rstrip("/") or "/"
-    return path == base or path.startswith(base.rstrip("/") + "/")
-
-
 def _other_handler(section: Directive | None) -> bool:
     """A section that hands scripts to something else that needs ExecCGI (mod_fcgid,
     mod_fastcgi, ModPerl::Registry)."""
@@ -469,21 +162,22 @@ def _other_handler(section: Directive | None) -> bool:
     )
 
 
+@check("SEC006")
 def exec_cgi(model, rule, settings) -> Iterator[Finding]:
     if not model.has_module("cgi_module", "cgid_module"):
         return
     dirs, urls = _script_alias_targets(model)
-    for node in _options_with(model, "execcgi"):
+    for node in options_with(model, "execcgi"):
         section = node.parent
         if section is not None and section.args and section.args[0] != "~":
             arg = section.args[0]
-            if section.lname == "<directory" and any(_under(arg, d) for d in dirs):
+            if section.lname == "<directory" and any(under(arg, d) for d in dirs):
                 continue
-            if section.lname == "<location" and any(_under(arg, u) for u in urls):
+            if section.lname == "<location" and any(under(arg, u) for u in urls):
                 continue
         if _other_handler(section):
             continue
-        word = _option_word(node, "execcgi", "runscripts")
+        word = option_word(node, "execcgi", "runscripts")
         how = "" if word.lstrip("+").lower() == "execcgi" else f" ({word} includes ExecCGI)"
         yield rule.finding(
             f"{_show(node)} {_where(node)}{how}, outside every ScriptAlias directory: any "
@@ -500,6 +194,7 @@ def _names_all(args: list[str]) -> bool:
     return any(a.lower() == "all" for a in args)
 
 
+@check("SEC007")
 def allow_override_all(model, rule, settings) -> Iterator[Finding]:
     nodes = model.find("AllowOverride")
     # A line's words follow from its text: judge each distinct text once.
@@ -514,11 +209,11 @@ def allow_override_all(model, rule, settings) -> Iterator[Finding]:
             )
     if model.version != "2.2":
         return
-    roots = [s for s in model.top("<directory") if _is_root_dir(s)]
+    roots = [s for s in model.top("<directory") if is_root_dir(s)]
     for section in roots:
         if any(d.lname == "allowoverride" for d in section.children or []):
             return
-    where = {"at": roots[0]} if roots else _root_loc(model)
+    where = {"at": roots[0]} if roots else {"model": model}
     yield rule.finding(
         "no AllowOverride in <Directory />: Apache 2.2's default is AllowOverride All, so "
         ".htaccess files everywhere may override the configuration; set AllowOverride None",
@@ -546,24 +241,25 @@ def _is_root_raw(raw: str) -> bool:
     return len(args) == 1 and args[0] != "" and args[0].strip("/") == ""
 
 
+@check("SEC008")
 def root_directory_open(model, rule, settings) -> Iterator[Finding]:
     deny = "Require all denied" if model.version == "2.4" else "Order deny,allow + Deny from all"
     for section in _root_dirs(model):
         if section.vhost() is None:
             continue
         if access(section) == "open":
-            grant = _grant_node(section) or section
+            grant = grant_node(section) or section
             yield rule.finding(
                 f"{_show(grant)} in <Directory /> of <{section.vhost().section_label()}>: "
                 f"the whole filesystem is open to any URL that maps to it; use {deny}",
                 grant,
             )
-    roots = [s for s in model.top("<directory") if _is_root_dir(s)]
+    roots = [s for s in model.top("<directory") if is_root_dir(s)]
     if not roots:
         yield rule.finding(
             f"no <Directory /> section: every file an Alias, symlink or DocumentRoot reaches "
             f"may be served; add <Directory /> with {deny} and grant directories one by one",
-            **_root_loc(model),
+            **{"model": model},
         )
         return
     verdict = None
@@ -579,7 +275,7 @@ def root_directory_open(model, rule, settings) -> Iterator[Finding]:
             deciding,
         )
     elif verdict == "open":
-        grant = _grant_node(deciding) or deciding
+        grant = grant_node(deciding) or deciding
         yield rule.finding(
             f"{_show(grant)} in <Directory />: the whole filesystem is open to any URL that "
             f"maps to it; use {deny} and grant directories one by one",
@@ -592,6 +288,7 @@ def root_directory_open(model, rule, settings) -> Iterator[Finding]:
 _STATUS_HANDLERS = {"server-status": "status_module", "server-info": "info_module"}
 
 
+@check("SEC009")
 def status_open(model, rule, settings) -> Iterator[Finding]:
     for node in model.find("SetHandler"):
         if not node.args:
@@ -608,7 +305,7 @@ def status_open(model, rule, settings) -> Iterator[Finding]:
             place = f"at <{section.section_label()}>"
         if verdict != "open":
             continue
-        grant = _grant_node(section) if section is not None else None
+        grant = grant_node(section) if section is not None else None
         why = (
             f"{_show(grant)} lets anyone read"
             if grant is not None
@@ -621,7 +318,7 @@ def status_open(model, rule, settings) -> Iterator[Finding]:
         )
         yield rule.finding(
             f"{handler} {place}: {why} {what}; restrict it to the admin network "
-            f"({_restrict_hint(model)})",
+            f"({restrict_hint(model)})",
             node,
             severity="error" if handler == "server-info" else None,
         )
@@ -668,6 +365,7 @@ class _UserDir:
         return not (self.globally == "disabled" and "root" not in self.enabled)
 
 
+@check("SEC010")
 def userdir_root(model, rule, settings) -> Iterator[Finding]:
     if not model.has_module("userdir_module"):
         return
@@ -729,6 +427,7 @@ def _protects(sections: Iterable[Directive], names: list[str]) -> bool:
     return covered == set(names)
 
 
+@check("SEC011")
 def ht_files_exposed(model, rule, settings) -> Iterator[Finding]:
     access_names = model.server_directive("AccessFileName")
     names = list(access_names.args) if access_names is not None else [".htaccess"]
@@ -746,7 +445,7 @@ def ht_files_exposed(model, rule, settings) -> Iterator[Finding]:
     yield rule.finding(
         f"nothing denies {', '.join(names)}: httpd serves them like any file, password "
         f'hashes included; add <FilesMatch "^\\.ht"> with {deny}',
-        **_root_loc(model),
+        **{"model": model},
     )
 
 
@@ -755,6 +454,7 @@ def ht_files_exposed(model, rule, settings) -> Iterator[Finding]:
 _ROOT = {"root", "#0"}
 
 
+@check("SEC012")
 def runs_as_root(model, rule, settings) -> Iterator[Finding]:
     for node in model.top("user"):
         if node.args and node.args[0].lower() in _ROOT:
@@ -787,6 +487,7 @@ def _proxy_guarded(sections: Iterable[Directive]) -> bool:
     return False
 
 
+@check("SEC013")
 def open_proxy(model, rule, settings) -> Iterator[Finding]:
     if not model.has_module("proxy_module"):
         return
@@ -807,13 +508,14 @@ def _proxy_message(model, node: Directive) -> str:
     return (
         f"ProxyRequests On {_where(node)} with no <Proxy *> restricting who may use it: an "
         "open forward proxy relays spam and attacks for anyone; add <Proxy *> with "
-        f"{_restrict_hint(model)} for your clients, or ProxyRequests Off for a reverse proxy"
+        f"{restrict_hint(model)} for your clients, or ProxyRequests Off for a reverse proxy"
     )
 
 
 # -- SEC014 -------------------------------------------------------------------------------
 
 
+@check("SEC014")
 def file_etag_inode(model, rule, settings) -> Iterator[Finding]:
     for node in model.find("FileETag"):
         words = [a.lower() for a in node.args]
@@ -828,7 +530,7 @@ def file_etag_inode(model, rule, settings) -> Iterator[Finding]:
         yield rule.finding(
             "no FileETag: Apache 2.2's default is INode MTime Size, so ETags carry inode "
             "numbers; set FileETag MTime Size",
-            **_root_loc(model),
+            **{"model": model},
         )
 
 
@@ -842,6 +544,7 @@ _ALL_EFFECTS = (
 )
 
 
+@check("SEC015")
 def options_all_default(model, rule, settings) -> Iterator[Finding]:
     if model.version != "2.2":
         return
@@ -852,10 +555,10 @@ def options_all_default(model, rule, settings) -> Iterator[Finding]:
     def absolute(nodes: Iterable[Directive]) -> bool:
         return any(d.lname == "options" and any(a[:1] not in "+-" for a in d.args) for d in nodes)
 
-    roots = [s for s in model.top("<directory") if _is_root_dir(s)]
+    roots = [s for s in model.top("<directory") if is_root_dir(s)]
     if absolute(model.config.tree) or any(absolute(s.children or []) for s in roots):
         return
-    where = {"at": roots[0]} if roots else _root_loc(model)
+    where = {"at": roots[0]} if roots else {"model": model}
     yield rule.finding(
         "no Options in <Directory />: Apache 2.2's default is Options All, so every "
         f"directory without its own Options line allows {', '.join(effects)}; set "
@@ -867,6 +570,7 @@ def options_all_default(model, rule, settings) -> Iterator[Finding]:
 # -- SEC016 -------------------------------------------------------------------------------
 
 
+@check("SEC016")
 def webdav_open(model, rule, settings) -> Iterator[Finding]:
     if not model.has_module("dav_module"):
         return
@@ -878,7 +582,7 @@ def webdav_open(model, rule, settings) -> Iterator[Finding]:
             continue
         if url_verdict(model, section) != "open":
             continue
-        grant = _grant_node(section)
+        grant = grant_node(section)
         why = f"{_show(grant)} lets anyone" if grant else "nothing restricts who may"
         yield rule.finding(
             f"Dav {node.args[0]} at <{section.section_label()}>: {why} upload, overwrite and "
@@ -896,9 +600,10 @@ def _whole_site(lname: str, args: list[str]) -> bool:
         return False
     if lname == "<location" and args[0] != "~":
         return args[0] == "/"
-    return all(_loc_args_match(lname, args, u) for u in ("/.htaccess", "/a/b/.htpasswd", "/etc"))
+    return all(loc_args_match(lname, args, u) for u in ("/.htaccess", "/a/b/.htpasswd", "/etc"))
 
 
+@check("SEC017")
 def location_root_grants(model, rule, settings) -> Iterator[Finding]:
     for name in ("<location", "<locationmatch"):
         sections = model.find(name)
@@ -911,7 +616,7 @@ def location_root_grants(model, rule, settings) -> Iterator[Finding]:
 
 def _root_grants(rule, sections: list[Directive]) -> Iterator[Finding]:
     for section in sections:
-        grant = _grant_node(section)
+        grant = grant_node(section)
         if grant is None or access(section) != "open":
             continue
         yield rule.finding(

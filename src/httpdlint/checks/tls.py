@@ -16,8 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..findings import Finding
+from ..registry import check
+from ..scopes import PARENT
 from ..syntax import Directive
-from .correctness import PARENT
 
 NODE = operator.attrgetter("node")
 
@@ -222,6 +223,7 @@ def _advice(case: dict, model) -> str:
 _WHY = {"SSLv2": "SSLv2 is broken outright (DROWN)", "SSLv3": "SSLv3 falls to POODLE"}
 
 
+@check("TLS001")
 def ssl_protocol_ssl(model, rule, settings) -> Iterator[Finding]:
     """SSLv2 or SSLv3 enabled (or SSLv2 named, which httpd 2.4 refuses)."""
     for result, case in _protocol_cases(model):
@@ -261,6 +263,7 @@ def ssl_protocol_ssl(model, rule, settings) -> Iterator[Finding]:
             )
 
 
+@check("TLS002")
 def ssl_protocol_legacy_tls_named(model, rule, settings) -> Iterator[Finding]:
     """TLSv1 or TLSv1.1 enabled by name (`+TLSv1`, `TLSv1.1`)."""
     for result, case in _protocol_cases(model):
@@ -278,6 +281,7 @@ def ssl_protocol_legacy_tls_named(model, rule, settings) -> Iterator[Finding]:
         )
 
 
+@check("TLS003")
 def ssl_protocol_legacy_tls_all(model, rule, settings) -> Iterator[Finding]:
     """TLSv1 or TLSv1.1 enabled through `all` or through the default."""
     for result, case in _protocol_cases(model):
@@ -514,10 +518,12 @@ def _weak_cipher_findings(model, rule, families: tuple[str, ...]) -> Iterator[Fi
             )
 
 
+@check("TLS004")
 def weak_ciphers(model, rule, settings) -> Iterator[Finding]:
     yield from _weak_cipher_findings(model, rule, ("RC4", "DES", "MD5"))
 
 
+@check("TLS005")
 def triple_des_ciphers(model, rule, settings) -> Iterator[Finding]:
     yield from _weak_cipher_findings(model, rule, ("3DES",))
 
@@ -539,6 +545,7 @@ def sets_hsts(node: Directive) -> bool:
     )
 
 
+@check("TLS008")
 def https_without_hsts(model, rule, settings) -> Iterator[Finding]:
     hosts = tls_hosts(model, https_only=True)
     if not hosts:
@@ -559,6 +566,7 @@ def https_without_hsts(model, rule, settings) -> Iterator[Finding]:
         )
 
 
+@check("TLS010")
 def session_tickets(model, rule, settings) -> Iterator[Finding]:
     for node in model.find("SSLSessionTickets"):
         if node.args and node.args[0].lower() == "on":
@@ -581,6 +589,7 @@ def session_tickets(model, rule, settings) -> Iterator[Finding]:
             )
 
 
+@check("TLS009")
 def certificate_chain_file(model, rule, settings) -> Iterator[Finding]:
     for node in model.find("SSLCertificateChainFile"):
         yield rule.finding(

@@ -15,9 +15,19 @@ import re
 from collections.abc import Iterator
 
 from .. import knowledge
+from ..facts import (
+    MUTEX_REPLACED,
+    REMOVED_HINTS,
+    REMOVED_MODULES,
+    RENAMED,
+    REWRITE_LOG,
+    STILL_ACCEPTED,
+    SYNTAX_ERROR,
+)
 from ..findings import Finding
+from ..registry import check
+from ..scopes import RAW, context_pass, file_line, nodes_named, unique
 from ..syntax import Directive
-from .correctness import RAW, SYNTAX_ERROR, context_pass, file_line, nodes_named, unique
 
 OLD_ACCESS = ("order", "allow", "deny", "satisfy")
 _ACCESS_SECTIONS = (
@@ -34,48 +44,6 @@ _ACCESS_SECTIONS = (
     "<proxymatch",
 )
 
-# Replaced by Mutex in 2.4 (two of them existed only in 2.3 and have no manual page).
-MUTEX_REPLACED = {
-    "acceptmutex": "mpm-accept",
-    "lockfile": "mpm-accept",
-    "rewritelock": "rewrite-map",
-    "sslmutex": "ssl-cache",
-    "sslstaplingmutex": "ssl-stapling",
-    "watchdogmutexpath": "watchdog-callback",
-}
-REMOVED_UNDOCUMENTED = {"sslstaplingmutex", "watchdogmutexpath"}
-REWRITE_LOG = {"rewritelog", "rewriteloglevel"}
-
-# Modules 2.4 no longer has, and what replaces them.
-REMOVED_MODULES = {
-    "authn_default_module": "nothing: 2.4's mod_authn_core does its job; delete the line",
-    "authz_default_module": "nothing: 2.4's mod_authz_core does its job; delete the line",
-    "authn_alias_module": "mod_authn_core, which now holds <AuthnProviderAlias>",
-    "mem_cache_module": "mod_cache_disk or mod_cache_socache",
-    "disk_cache_module": "cache_disk_module (mod_cache_disk.so), its 2.4 name",
-}
-
-# What each other 2.2-only directive became (the default hint is "delete it").
-REMOVED_HINTS = {
-    "authzdbmauthoritative": "express the fallback with <RequireAny>/<RequireAll>",
-    "authzgroupfileauthoritative": "express the fallback with <RequireAny>/<RequireAll>",
-    "authzldapauthoritative": "express the fallback with <RequireAny>/<RequireAll>",
-    "authzownerauthoritative": "express the fallback with <RequireAny>/<RequireAll>",
-    "authzuserauthoritative": "express the fallback with <RequireAny>/<RequireAll>",
-    "authzdefaultauthoritative": "mod_authz_default is gone; delete it",
-    "authdefaultauthoritative": "mod_authn_default is gone; delete it",
-    "dumpiologlevel": "use LogLevel dumpio:trace7",
-    "cookielog": "use CustomLog with a cookie format",
-    "mcachemaxobjectcount": "mod_mem_cache is gone: use mod_cache_disk or mod_cache_socache",
-    "mcachemaxobjectsize": "mod_mem_cache is gone: use mod_cache_disk or mod_cache_socache",
-    "mcachemaxstreamingbuffer": "mod_mem_cache is gone: use mod_cache_disk or mod_cache_socache",
-    "mcacheminobjectsize": "mod_mem_cache is gone: use mod_cache_disk or mod_cache_socache",
-    "mcacheremovalalgorithm": "mod_mem_cache is gone: use mod_cache_disk or mod_cache_socache",
-    "mcachesize": "mod_mem_cache is gone: use mod_cache_disk or mod_cache_socache",
-    "win32disableacceptex": "use AcceptFilter http none",
-}
-# 2.2-only names 2.4 still accepts: the renamed MPM settings and a no-op.
-STILL_ACCEPTED = {"maxclients", "maxrequestsperchild", "authdigestnccheck"}
 
 _SHELL = re.compile(r"(>|<|\||;|&|`|\$\(|\$\{?[A-Za-z_])")
 
@@ -96,6 +64,7 @@ def _old_access_nodes(model) -> list[Directive]:
 
 
 @unique
+@check("UPG001")
 def access_compat_missing(model, rule, settings) -> Iterator[Finding]:
     if not _v24(model) or model.has_module("access_compat_module"):
         return
@@ -172,6 +141,7 @@ def _translation(nodes: list[Directive]) -> str:
 
 
 @unique
+@check("UPG002")
 def access_compat_deprecated(model, rule, settings) -> Iterator[Finding]:
     if not _v24(model) or not model.has_module("access_compat_module"):
         return
@@ -222,6 +192,7 @@ def _dir_path(section: Directive) -> str | None:
 
 
 @unique
+@check("UPG003")
 def mixed_access_control(model, rule, settings) -> Iterator[Finding]:
     if not _v24(model):
         return
@@ -320,6 +291,7 @@ def _requires_denial(new: list[Directive]) -> bool:
 
 
 @unique
+@check("UPG004")
 def name_virtual_host(model, rule, settings) -> Iterator[Finding]:
     if not _v24(model):
         return
@@ -332,10 +304,8 @@ def name_virtual_host(model, rule, settings) -> Iterator[Finding]:
         )
 
 
-RENAMED = {"maxclients": "MaxRequestWorkers", "maxrequestsperchild": "MaxConnectionsPerChild"}
-
-
 @unique
+@check("UPG005")
 def renamed_mpm_directive(model, rule, settings) -> Iterator[Finding]:
     if not _v24(model):
         return
@@ -375,6 +345,7 @@ def _mutex_hint(node: Directive) -> str:
 
 
 @unique
+@check("UPG006")
 def mutex_directive_removed(model, rule, settings) -> Iterator[Finding]:
     if not _v24(model):
         return
@@ -390,6 +361,7 @@ def mutex_directive_removed(model, rule, settings) -> Iterator[Finding]:
 
 
 @unique
+@check("UPG007")
 def rewrite_log_removed(model, rule, settings) -> Iterator[Finding]:
     if not _v24(model):
         return
@@ -420,6 +392,7 @@ def _removed_names() -> tuple[str, ...]:
 
 
 @unique
+@check("UPG011")
 def directive_removed(model, rule, settings) -> Iterator[Finding]:
     if not _v24(model):
         return
@@ -438,6 +411,7 @@ def directive_removed(model, rule, settings) -> Iterator[Finding]:
 
 
 @unique
+@check("UPG008")
 def default_type_ignored(model, rule, settings) -> Iterator[Finding]:
     if not _v24(model):
         return
@@ -456,6 +430,7 @@ def default_type_ignored(model, rule, settings) -> Iterator[Finding]:
 
 
 @unique
+@check("UPG009")
 def keepalive_not_on_off(model, rule, settings) -> Iterator[Finding]:
     for node in nodes_named(model, "KeepAlive"):
         if not node.args:
@@ -484,6 +459,7 @@ def keepalive_not_on_off(model, rule, settings) -> Iterator[Finding]:
 
 
 @unique
+@check("UPG010")
 def removed_module_loaded(model, rule, settings) -> Iterator[Finding]:
     if not _v24(model):
         return
@@ -512,6 +488,7 @@ PIPED_LOG_DIRECTIVES = ("errorlog", "customlog", "transferlog", "globallog", "fo
 
 
 @unique
+@check("UPG012")
 def piped_log_shell(model, rule, settings) -> Iterator[Finding]:
     by_name = context_pass(model).by_name
     piped = []
@@ -556,6 +533,7 @@ def _covers(directory: str, path: str) -> bool:
 
 
 @unique
+@check("UPG013")
 def allowoverride_default(model, rule, settings) -> Iterator[Finding]:
     if model.version != "2.2":
         return
@@ -607,6 +585,7 @@ def _balancer_of(node: Directive) -> str | None:
 
 
 @unique
+@check("UPG014")
 def balancer_lbmethod_missing(model, rule, settings) -> Iterator[Finding]:
     if not _v24(model) or not model.has_module("proxy_balancer_module"):
         return
