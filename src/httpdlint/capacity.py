@@ -405,8 +405,15 @@ def recommend(s: Sizing) -> Recommendation:
     Raises CapacityError when not one child fits.
     """
     s.validate()
-    s = _fit_pools(s)
-    processes = max_processes(s)
+    fitted = _fit_pools(s)
+    # Pools lowered to leave room for one httpd process get exactly that one: what the
+    # rounding down of their sizes frees is not handed on, or less RAM could recommend more
+    # workers than more RAM does (where the pools keep their size).
+    squeezed = fitted is not s
+    s = fitted
+    processes = 1 if squeezed else max_processes(s)
+    if squeezed:
+        max_processes(s)  # raises when not even that one fits
     left = budget(s)
     charge = child_charge(s)
     cost = per_process_cost(s)

@@ -85,6 +85,7 @@ class Rule:
                     " ".join(f"{parent.name[1:]} {parent.raw}".split()).rstrip(">"),
                 ) + section
                 parent = parent.parent
+        macro = at.macro.as_json() if at is not None and at.macro is not None else None
         return Finding(
             self.code,
             self.name,
@@ -95,6 +96,7 @@ class Rule:
             httpd_code,
             section,
             source,
+            macro=macro,
         )
 
 

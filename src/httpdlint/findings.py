@@ -22,6 +22,9 @@ class Finding:
     #: finding when lines move (fingerprints.py). Empty for a finding about what is absent.
     section: tuple[str, ...] = field(default=(), compare=False)
     source: str = field(default="", compare=False)
+    #: For a directive a mod_macro expansion gave (the finding is at its `Use` line): the
+    #: macro, `{"name", "file", "line"}` of its definition; else None.
+    macro: dict | None = field(default=None, compare=False)
 
     def sort_key(self) -> tuple:
         return (self.file or "", self.line or 0, self.rule, self.message)

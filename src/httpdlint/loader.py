@@ -1,9 +1,15 @@
 """Read a configuration tree as httpd builds it: files, includes, conditions and variables.
 
 This mirrors httpd 2.4's `ap_build_config` (server/config.c): directives that httpd executes
-while reading (EXEC_ON_READ: Include, Define, LoadModule, the <If...> conditions, ServerRoot)
-act at once and are not part of the tree; every other line becomes a node with its file and
-line. What httpd would refuse while reading raises ConfigError with the file and line.
+while reading (EXEC_ON_READ: Include, Define, LoadModule, the <If...> conditions, ServerRoot,
+mod_macro's <Macro> and Use) act at once and are not part of the tree; every other line
+becomes a node with its file and line. What httpd would refuse while reading raises
+ConfigError with the file and line.
+
+mod_macro (modules/core/mod_macro.c) is followed line for line: `<Macro>` stores its body
+unread, `Use` substitutes the parameters and splices the result into the stream being read,
+so that sections, conditions, includes and defines in it act where it is used, and a section
+may open in one expansion and close after it.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import errno
 import functools
 import gc
+import itertools
 import os
 import re
 import stat
@@ -22,12 +29,14 @@ from .syntax import (
     MAX_LINE,
     Directive,
     LineTooLong,
+    MacroOrigin,
     ascii_lower,
     decode,
     getword_conf,
     logical_lines,
     resolve_env,
     split_args,
+    walk,
 )
 
 # httpd's own guard against include recursion (AP_MAX_INCLUDE_DEPTH in server/core.c).
@@ -66,6 +75,11 @@ _MPM_SOURCES = {
     "core_module": "core.c",
     "http_module": "http_core.c",
 }
+
+# mod_macro reads a body line, and substitutes into one, in a buffer of MAX_STRING_LEN bytes.
+MACRO_LINE_MAX = 8192
+# The prefixes mod_macro expects of parameter names; `@` ones are substituted quoted.
+MACRO_ARG_PREFIX = "$%@"
 
 _PRAGMA_START = re.compile(r"#\s*httpdlint\s*:")
 _PRAGMA = re.compile(
@@ -159,6 +173,43 @@ class Config:
     maybe_modules: set[str] = field(default_factory=set)
     #: `<IfModule>` conditions on modules the binary does not build in.
     module_conditions: int = 0
+    #: Every `<Macro>` read, in reading order (a redefinition is a definition of its own).
+    macros: list[MacroDefinition] = field(default_factory=list)
+
+
+@dataclass
+class MacroDefinition:
+    """One `<Macro>` as mod_macro keeps it: lowercase name, parameters, body lines unread."""
+
+    name: str
+    params: list[str]
+    #: The body's lines as httpd stores them: logical lines, trimmed, blank ones kept,
+    #: comment lines dropped (their numbers inside an expansion count as httpd's do).
+    body: list[str]
+    #: httpd's own words for it, `defined on line 9 of "/etc/httpd.conf"`, in every message.
+    location: str
+    #: The `<Macro>` line in a real file (the `Use` line when a macro defines it).
+    file: str
+    line: int
+    ignore_empty: bool = False
+    ignore_bad_nesting: bool = False
+    #: How many times `Use` expanded it.
+    uses: int = 0
+    #: For each body line, whether no parameter occurs in it (a Use copies it as it is).
+    fixed: list[bool] = field(default_factory=list)
+    #: `# httpdlint: ignore=...` comments in the body: they apply to each expansion.
+    pragmas: list[Pragma] = field(default_factory=list)
+
+
+@dataclass
+class _Expansion:
+    """One `Use`: httpd's name for the text it reads (`macro 'x' (defined ...) used on line N
+    of "F"`), the Use line in a real file, and the macro's definition."""
+
+    where: str
+    file: str
+    line: int
+    macro: MacroDefinition
 
 
 @dataclass
@@ -171,11 +222,52 @@ class _Reader:
     #: ASCII without the control characters Python's str.split() takes for spaces, so
     #: str.split() cuts words exactly where httpd's C isspace() does.
     plain: bool = False
+    #: `lines` leaves blank lines and comments out (`_reader`'s fast path). A macro body
+    #: keeps its blank lines, which httpd counts: `physical` reads them back.
+    sparse: bool = False
+    #: The `Use` whose expansion is being read (None: the file itself), and the sources each
+    #: expansion interrupted, innermost last. Like mod_macro's array_getstr, an expansion
+    #: is read in place of the rest of the file until it runs out, then the file goes on.
+    expansion: _Expansion | None = None
+    outer: list[tuple[str, Iterator[tuple[int, str]], bool, _Expansion | None]] = field(
+        default_factory=list
+    )
+    _physical: list[str] | None = None
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
-        # The generator itself, shared by nested builders; read_file turns LineTooLong
-        # into ConfigError once, instead of a wrapper call per line.
-        return self.lines
+        return self.stream()
+
+    def stream(self) -> Iterator[tuple[int, str]]:
+        """Every line to the end of the file, through expansions (for soak and macro bodies:
+        the builder's hot loop reads `lines` itself). A plain for loop, not `yield from`:
+        closing this generator must not close the file's own."""
+        while True:
+            for item in self.lines:  # noqa: UP028 (see above: not `yield from`)
+                yield item
+            if not self.outer:
+                return
+            self.pop()
+
+    def push(self, expansion: _Expansion, lines: Iterator[tuple[int, str]], plain: bool) -> None:
+        self.outer.append((self.path, self.lines, self.plain, self.expansion))
+        self.path = expansion.where
+        self.lines = lines
+        self.plain = plain
+        self.expansion = expansion
+
+    def pop(self) -> None:
+        self.path, self.lines, self.plain, self.expansion = self.outer.pop()
+
+    def physical(self) -> list[str]:
+        """The file's physical lines, read again (while the file itself is being read): only
+        a file that defines a macro pays for them."""
+        if self._physical is None:
+            try:
+                with open(self.path, "rb") as fh:
+                    self._physical = decode(fh.read()).split("\n")
+            except OSError:
+                self._physical = []
+        return self._physical
 
 
 class Loader:
@@ -214,6 +306,19 @@ class Loader:
         self.nesting = 0  # true <If...> sections being read, one inside the other
         self.server_root = ""
         self.server_root_forced = options.server_root is not None
+        # mod_macro's state: its table of macros (None until the first <Macro>, as httpd's
+        # lazily made hash: "no macro defined before Use"), its two global switches, every
+        # definition read, and each expansion by the name httpd gives it.
+        self.macros: dict[str, MacroDefinition] | None = None
+        self.macro_definitions: list[MacroDefinition] = []
+        self.macro_ignore_empty = False
+        self.macro_ignore_bad_nesting = False
+        self.expansions: dict[str, _Expansion] = {}
+        # The first mod_macro directive read while macro_module is not loaded: httpd refuses
+        # it once the whole tree is read (an unknown command fails in ap_walk_config, after
+        # every error of reading).
+        self.macro_refused: Directive | None = None
+        self.loaded_any = False  # whether a LoadModule line has loaded a module yet
 
     # -- entry point -------------------------------------------------------------------
 
@@ -226,7 +331,34 @@ class Loader:
         collecting = gc.isenabled()
         gc.disable()  # a tree is all live objects: collector passes over it are pure cost
         try:
-            tree = self.read_file(root, None, 0)
+            try:
+                tree = self.read_file(root, None, 0)
+            except ConfigError as exc:
+                raise self.located(exc) from None
+            if self.macro_refused is not None:
+                node = self.macro_refused
+                raise self.located(
+                    ConfigError(
+                        f"Invalid command '{node.name}', perhaps misspelled or defined by a "
+                        "module not included in the server configuration",
+                        node.file,
+                        node.line,
+                    )
+                )
+            if self.expansions:
+                self._settle_expansions(tree)
+            for macro in self.macro_definitions:
+                if not macro.uses:
+                    # httpd says nothing of a macro it never expands; its body is never read
+                    # as configuration, so nothing in it is checked either.
+                    self.notes.append(
+                        (
+                            macro.file,
+                            macro.line,
+                            f"macro '{macro.name}' ({macro.location}) is never used: "
+                            "its body is not checked",
+                        )
+                    )
         finally:
             if collecting:
                 gc.enable()
@@ -249,6 +381,7 @@ class Loader:
             undecided=self.undecided,
             maybe_modules=self.maybe_modules,
             module_conditions=self.module_conditions,
+            macros=self.macro_definitions,
         )
 
     # -- files -------------------------------------------------------------------------
@@ -319,96 +452,111 @@ class Loader:
         nodes: list[Directive] = []
         open_sections: list[Directive] = []
         close = "</" + container + ">" if container else None
-        path = reader.path
         exec_names = _EXEC_NAMES
         first_word = _FIRST_WORD
-        plain = reader.plain
-        # The hot loop: a large tree has hundreds of thousands of lines. In plain text the
-        # first word is cut with str.split(); otherwise a regex, or getword_conf for quotes.
         pending = reader.pending
         parent: Directive | None = None  # the innermost open section
         target = nodes  # where the next node goes: nodes, or parent.children
-        for lineno, line in reader:
-            c0 = line[:1]
-            if not c0:
-                continue
-            if c0 == "#":
-                if "httpdlint" in line:
-                    self._pragma(reader, lineno, line)
-                continue
-            if close and not open_sections and ascii_lower(line) == close:
-                return nodes
-            if pending:
-                for pragma in pending:
-                    pragma.target = lineno
-                pending.clear()
-            fast = plain
-            if "${" in line:
-                line, missing = resolve_env(line, self._lookup)
-                for name in missing:
-                    self.undefined.append((name, path, lineno))
-                if not line:
+        while True:
+            # The source being read: the file, or a macro expansion spliced into it. A `Use`
+            # switches it, and so may a nested builder that read an expansion to its end;
+            # either happens only in _execute, so the hot loop looks after that call alone.
+            lines = reader.lines
+            path = reader.path
+            plain = reader.plain
+            # The hot loop: a large tree has hundreds of thousands of lines. In plain text the
+            # first word is cut with str.split(); otherwise a regex, or getword_conf for quotes.
+            for lineno, line in lines:
+                c0 = line[:1]
+                if not c0:
                     continue
-                fast = False  # a value may bring any character
-                c0 = line[0]
-            if c0 == '"' or c0 == "'":
-                name, pos = getword_conf(line)
-                raw = line[pos:]
-                fast = False
-            elif fast:
-                words = line.split(None, 1)
-                name = words[0]
-                raw = words[1] if len(words) > 1 else ""
-            else:
-                m = first_word(line)
-                name = m.group(1)
-                raw = line[m.end() :]
-            if "\\" in name:
-                name = name.replace("\\\\", "\\")
-            if not name:
-                continue  # `""` or a variable that expands to nothing: httpd skips the line
-            if name[0] != "<":
-                if name[-1] == ">" and name[1:2] != "/":
-                    name = name[:-1]
+                if c0 == "#":
+                    # A comment in an expansion comes from a substitution, never from a file.
+                    if "httpdlint" in line and reader.expansion is None:
+                        self._pragma(reader, lineno, line)
+                    continue
+                if close and not open_sections and ascii_lower(line) == close:
+                    return nodes
+                if pending:
+                    for pragma in pending:
+                        pragma.target = lineno
+                    pending.clear()
+                fast = plain
+                if "${" in line:
+                    line, missing = resolve_env(line, self._lookup)
+                    for name in missing:
+                        self.undefined.append((name, path, lineno))
+                    if not line:
+                        continue
+                    fast = False  # a value may bring any character
+                    c0 = line[0]
+                if c0 == '"' or c0 == "'":
+                    name, pos = getword_conf(line)
+                    raw = line[pos:]
+                    fast = False
+                elif fast:
+                    words = line.split(None, 1)
+                    name = words[0]
+                    raw = words[1] if len(words) > 1 else ""
+                else:
+                    m = first_word(line)
+                    name = m.group(1)
+                    raw = line[m.end() :]
+                if "\\" in name:
+                    name = name.replace("\\\\", "\\")
+                if not name:
+                    continue  # `""` or a variable that expands to nothing: httpd skips the line
+                if name[0] != "<":
+                    if name[-1] == ">" and name[1:2] != "/":
+                        name = name[:-1]
+                    lname = name.lower() if fast else ascii_lower(name)
+                    if lname in exec_names:
+                        sub = self._execute(reader, name, raw, path, lineno, lname, parent)
+                        if sub is not None:
+                            target.extend(sub)
+                            if reader.lines is not lines:
+                                break
+                            continue
+                    target.append(Directive(name, raw, path, lineno, None, None, parent, lname))
+                    continue
+                # Sections: `<Name args>` opens, `</Name>` closes; <If...> act while reading.
+                if name[1:2] != "/":
+                    if name[-1] == ">":
+                        name = name[:-1]
+                    if not raw:
+                        raw = ">"
                 lname = name.lower() if fast else ascii_lower(name)
                 if lname in exec_names:
                     sub = self._execute(reader, name, raw, path, lineno, lname, parent)
                     if sub is not None:
                         target.extend(sub)
+                        if reader.lines is not lines:
+                            break
                         continue
-                target.append(Directive(name, raw, path, lineno, None, None, parent, lname))
-                continue
-            # Sections: `<Name args>` opens, `</Name>` closes; <If...> act while reading.
-            if name[1:2] != "/":
-                if name[-1] == ">":
-                    name = name[:-1]
-                if not raw:
-                    raw = ">"
-            lname = name.lower() if fast else ascii_lower(name)
-            if lname in exec_names:
-                sub = self._execute(reader, name, raw, path, lineno, lname, parent)
-                if sub is not None:
-                    target.extend(sub)
+                if name[1:2] != "/":
+                    node = Directive(name, raw, path, lineno, None, [], parent, lname)
+                    target.append(node)
+                    open_sections.append(node)
+                    parent = node
+                    target = node.children  # type: ignore[assignment]
                     continue
-            if name[1:2] != "/":
-                node = Directive(name, raw, path, lineno, None, [], parent, lname)
-                target.append(node)
-                open_sections.append(node)
-                parent = node
-                target = node.children  # type: ignore[assignment]
-                continue
-            if not open_sections:
-                raise ConfigError(f"{name} without matching <{name[2:]} section", path, lineno)
-            if not name.endswith(">"):
-                raise ConfigError(f"{name}> directive missing closing '>'", path, lineno)
-            current = open_sections[-1]
-            if lname[2:-1] != current.lname[1:]:
-                raise ConfigError(
-                    f"Expected </{_spelled(current.name)[1:]}> but saw {name}", path, lineno
-                )
-            open_sections.pop()
-            parent = open_sections[-1] if open_sections else None
-            target = parent.children if parent is not None else nodes  # type: ignore[assignment]
+                if not open_sections:
+                    raise ConfigError(f"{name} without matching <{name[2:]} section", path, lineno)
+                if not name.endswith(">"):
+                    raise ConfigError(f"{name}> directive missing closing '>'", path, lineno)
+                current = open_sections[-1]
+                if lname[2:-1] != current.lname[1:]:
+                    raise ConfigError(
+                        f"Expected </{_spelled(current.name)[1:]}> but saw {name}", path, lineno
+                    )
+                open_sections.pop()
+                parent = open_sections[-1] if open_sections else None
+                target = parent.children if parent is not None else nodes  # type: ignore[assignment]
+            else:
+                if reader.outer:  # an expansion ran out: the text it interrupted goes on
+                    reader.pop()
+                    continue
+                break
         if open_sections and container is None:
             first = open_sections[0]
             innermost = open_sections[-1]
@@ -417,13 +565,16 @@ class Loader:
                 if first is innermost
                 else f" (inside {_spelled(first.name)}> of line {first.line})"
             )
+            # The section's own file: a macro expansion may have opened it.
             raise ConfigError(
-                f"{_spelled(innermost.name)}> was not closed{extra}.", path, innermost.line
+                f"{_spelled(innermost.name)}> was not closed{extra}.",
+                innermost.file,
+                innermost.line,
             )
         if container is not None:
             self.notes.append(
                 (
-                    path,
+                    reader.path,
                     0,
                     f"<{container}> is not closed before the end of the file; httpd accepts it",
                 )
@@ -443,7 +594,10 @@ class Loader:
         """Run a directive httpd executes while reading; what it yields (an Include's tree,
         a true condition's contents) goes where the directive stood, under `parent`. None
         when httpd would not execute it here (its module is not loaded, or not in 2.2)."""
-        handler = self._exec_handler(lname)
+        if lname in _MACRO_EXEC:
+            handler = self._macro_handler(name, path, lineno, lname, parent)
+        else:
+            handler = self._exec_handler(lname)
         if handler is None:
             return None
         node = Directive(name, raw, path, lineno, lname=lname)
@@ -481,6 +635,8 @@ class Loader:
         if ident not in self.modules:
             self.modules[ident] = node
         self.module_sources.add(src)
+        if node is not None:
+            self.loaded_any = True
 
     # -- EXEC_ON_READ directives -----------------------------------------------------
 
@@ -493,6 +649,22 @@ class Loader:
         needs = _MODULE_EXEC.get(lname)
         if needs is not None and needs[0] in self.modules:
             return getattr(self, needs[1])
+        return None
+
+    def _macro_handler(
+        self, name: str, path: str, lineno: int, lname: str, parent: Directive | None
+    ):
+        """The handler of a mod_macro directive, or None where httpd would not run it."""
+        perl = _in_perl(parent)
+        if perl and "perl_module" in self.modules:
+            return None  # mod_perl reads a <Perl> body as Perl: `use strict;` is no Use
+        if "macro_module" in self.modules or not (self.loaded_any or self.opt.modules):
+            # Loaded; or a tree that has loaded no module yet and was told of none (a
+            # fragment, whose modules live elsewhere): its macros are read as httpd would
+            # read them with mod_macro, the only reading under which they mean anything.
+            return getattr(self, _MACRO_EXEC[lname])
+        if self.macro_refused is None and not perl:
+            self.macro_refused = Directive(name, "", path, lineno, lname=lname)
         return None
 
     def _one_arg(self, node: Directive) -> str:
@@ -650,6 +822,369 @@ class Loader:
     def x_ignore(self, reader: _Reader, node: Directive) -> list[Directive]:
         return []
 
+    # -- mod_macro ---------------------------------------------------------------------
+
+    def _warn(self, file: str, line: int, message: str) -> None:
+        """A warning httpd logs while reading (mod_macro's AH numbers in the text)."""
+        self.notes.append((file, line, message))
+
+    def _non_blank(self, what: str, rest: str, file: str, line: int) -> None:
+        """mod_macro's warn_if_non_blank: text after a closing `>` that is not a comment."""
+        for ch in rest:
+            if ch == "#":
+                return
+            if ch != " " and ch != "\t":
+                self._warn(file, line, f"AH02989: {what} on line {line} of {file}: {rest}")
+                return
+
+    def real_location(self, file: str, line: int) -> tuple[str, int]:
+        """A file and line in a real file: inside an expansion, the `Use` line that made it
+        (the outermost one, when expansions nest)."""
+        expansion = self.expansions.get(file)
+        if expansion is None:
+            return file, line
+        return expansion.file, expansion.line
+
+    def located(self, exc: ConfigError) -> ConfigError:
+        """An error inside an expansion at its `Use` line in a real file, with httpd's own
+        place for it (`on line 2 of macro 'x' (defined ...) used on line 9 of "F"`)."""
+        if exc.file is None or exc.file not in self.expansions:
+            return exc
+        file, line = self.real_location(exc.file, exc.line or 0)
+        return ConfigError(f"{exc.message} (on line {exc.line} of {exc.file})", file, line)
+
+    def x_macro(self, reader: _Reader, node: Directive) -> list[Directive]:
+        """`<Macro name [params]>`: mod_macro's macro_section. The body is stored unread."""
+        if self.macros is None:
+            self.macros = {}
+        arg = node.raw
+        end = arg.rfind(">")
+        if end < 0:
+            raise ConfigError("<Macro> directive missing closing '>'", node.file, node.line)
+        if end == 0:
+            raise ConfigError("<Macro macro definition: empty name", node.file, node.line)
+        self._non_blank(
+            "AH02801: non blank chars found after <Macro closing '>'",
+            arg[end + 1 :],
+            node.file,
+            node.line,
+        )
+        name, pos = getword_conf(arg[:end])
+        if not name:
+            raise ConfigError("<Macro macro definition: name not found", node.file, node.line)
+        name = ascii_lower(name)
+        rest = arg[pos:end]
+        previous = self.macros.get(name)
+        location = f'defined on line {node.line} of "{node.file}"'
+        if previous is not None:
+            self._warn(
+                node.file,
+                node.line,
+                f"AH02802: macro '{name}' multiply defined: {previous.location}, "
+                f'redefined on line {node.line} of "{node.file}"',
+            )
+        where = f"macro '{name}' ({location})"
+        if name[0] in MACRO_ARG_PREFIX:
+            self._warn(
+                node.file,
+                node.line,
+                f"AH02803: {where} better prefix a macro name with any of '{MACRO_ARG_PREFIX}'",
+            )
+        # httpd reuses the macro's structure when it is redefined: flags once set stay set.
+        ignore_empty = previous.ignore_empty if previous else False
+        ignore_nesting = previous.ignore_bad_nesting if previous else False
+        i, n = 0, len(rest)
+        while i < n and rest[i] == "/":  # the flags loop of macro_section, step for step
+            if ascii_lower(rest[i : i + 16]) == "/ignoreemptyargs":
+                ignore_empty = True
+                i += 16
+                if i >= n:
+                    break
+            if ascii_lower(rest[i : i + 17]) == "/ignorebadnesting":
+                ignore_nesting = True
+                i += 17
+                if i >= n:
+                    break
+            if rest[i] != " ":
+                space = rest.find(" ", i)
+                flag = rest[i:space] if space >= 0 else rest[i:]
+                self._warn(node.file, node.line, f"AH02804: {where}: unknown flag '{flag}'")
+                if space >= 0:
+                    i = space
+            i += 1
+        params = _get_arguments(rest[i:])
+        self._check_params(name, location, params, node)
+        file, line = self.real_location(node.file, node.line)
+        macro = MacroDefinition(
+            name, params, [], location, file, line, ignore_empty, ignore_nesting
+        )
+        body = self._read_body(
+            reader, node, where, self.macro_ignore_bad_nesting or ignore_nesting, macro
+        )
+        if body is None:
+            # httpd's message holds a newline and a tab, which its log prints escaped.
+            raise ConfigError(
+                f"{where}\\n\\tcontents error: expected token not found: </Macro>",
+                node.file,
+                node.line,
+            )
+        macro.body = body
+        macro.fixed = [not any(p in text for p in params) for text in body]
+        if not body:
+            self._warn(node.file, node.line, f"AH02799: {where}: empty contents!")
+        else:
+            used = [False] * len(params)
+            for text in body:
+                _substitute(text, params, params, used)
+            for k, param in enumerate(params):
+                if not used[k]:
+                    self._warn(
+                        node.file,
+                        node.line,
+                        f"AH02800: {where}: argument '{param}' (#{k + 1}) never used",
+                    )
+        self.macros[name] = macro
+        self.macro_definitions.append(macro)
+        return []
+
+    def _check_params(self, name: str, location: str, params: list[str], node: Directive):
+        """mod_macro's check_macro_arguments: errors and warnings in that order."""
+        where = f"macro '{name}' ({location})"
+        for i, param in enumerate(params):
+            if not param:
+                raise ConfigError(f"{where}: empty argument #{i + 1} name", node.file, node.line)
+            if param[0] not in MACRO_ARG_PREFIX:
+                self._warn(
+                    node.file,
+                    node.line,
+                    f"AH02796: {where} argument name '{param}' (#{i + 1}) without expected "
+                    f"prefix, better prefix argument names with one of '{MACRO_ARG_PREFIX}'.",
+                )
+            if param.startswith("${"):
+                self._warn(
+                    node.file,
+                    node.line,
+                    f"AH02805: {where} argument name '{param}' (#{i + 1}) clashes with "
+                    "'Define' syntax '${...}', better use '$(...)'.",
+                )
+            for j in range(i + 1, len(params)):
+                other = params[j]
+                if param == other:
+                    raise ConfigError(
+                        f"argument name conflict in macro '{name}' ({location}): argument "
+                        f"'{param}': #{i + 1} and #{j + 1}, change argument names!",
+                        node.file,
+                        node.line,
+                    )
+                if other and (param.startswith(other) or other.startswith(param)):
+                    self._warn(
+                        node.file,
+                        node.line,
+                        f"AH02797: {where}: argument name prefix conflict ({param} #{i + 1} "
+                        f"and {other} #{j + 1}), be careful about your macro definition!",
+                    )
+
+    def _read_body(
+        self,
+        reader: _Reader,
+        node: Directive,
+        where: str,
+        ignore_nesting: bool,
+        macro: MacroDefinition,
+    ) -> list[str] | None:
+        """mod_macro's get_lines_till_end_token: lines up to the `</Macro>` that closes this
+        one (`<Macro>` inside counts), comments dropped; None when the text runs out first
+        or a line does not fit mod_macro's buffer."""
+        body: list[str] = []
+        macro_nesting = any_nesting = 1
+        previous = node.line
+        limit = MACRO_LINE_MAX - 1
+        for lineno, line in reader.stream():
+            if reader.sparse and reader.expansion is None:
+                # The fast reader left blank lines and comments out; httpd keeps the blank
+                # ones, and counts them in the lines of an expansion.
+                # A line of mod_macro's buffer's size or more ends its reading (ENOSPC): the
+                # physical line counts, with its indentation.
+                physical = reader.physical()
+                for raw in physical[previous : lineno - 1]:
+                    if len(raw) >= limit:
+                        return None
+                    if not raw.strip(" \t\n\v\f\r"):
+                        body.append("")
+                previous = lineno
+                if len(physical[lineno - 1] if lineno <= len(physical) else line) >= limit:
+                    return None
+            elif len(line) >= limit:
+                return None
+            if line[:1] == "#":
+                if "httpdlint" in line:
+                    self._body_pragma(reader, lineno, line, macro)
+                continue
+            first, _ = getword_conf(line)
+            if first[:2] == "</":
+                any_nesting -= 1
+                if not ignore_nesting and any_nesting < 0:
+                    self._warn(
+                        node.file,
+                        node.line,
+                        f"AH02793: bad (negative) nesting on line {lineno - node.line} of {where}",
+                    )
+            elif first[:1] == "<":
+                any_nesting += 1
+            lfirst = ascii_lower(first)
+            if lfirst == "</macro>":
+                self._non_blank(
+                    "AH02794: non blank chars found after directive closing",
+                    line[line.rfind(">") + 1 :],
+                    reader.path,
+                    lineno,
+                )
+                macro_nesting -= 1
+                if not macro_nesting:
+                    if not ignore_nesting and any_nesting:
+                        self._warn(
+                            node.file,
+                            node.line,
+                            f"AH02795: bad cumulated nesting ({any_nesting:+d}) in {where}",
+                        )
+                    return body
+            elif lfirst == "<macro":
+                macro_nesting += 1
+            body.append(line)
+        return None
+
+    def _body_pragma(self, reader: _Reader, lineno: int, line: str, macro: MacroDefinition):
+        """A `# httpdlint:` comment in a macro body. httpd drops comments from the body, and
+        what the body yields is found at each `Use` line: an ignore there applies to every
+        expansion. Unreadable ones, and ignore-file, stay where they are written."""
+        m = _PRAGMA.match(line)
+        if m is None or m.group(1) == "ignore-file":
+            self._pragma(reader, lineno, line)
+            return
+        codes = tuple(c.strip().upper() for c in m.group(2).replace(",", " ").split() if c.strip())
+        macro.pragmas.append(Pragma(reader.path, lineno, codes, m.group(3), False))
+
+    def x_use(self, reader: _Reader, node: Directive) -> list[Directive]:
+        """`Use name [values]`: mod_macro's use_macro. The substituted body is read next, in
+        place of the rest of the text being read, and its directives land where they would
+        in httpd: under the sections open here, or in those the body opens."""
+        if self.macros is None:
+            raise ConfigError("no macro defined before Use", node.file, node.line)
+        name, pos = getword_conf(node.raw)
+        name = ascii_lower(name)
+        if not name:
+            raise ConfigError("no macro name specified with Use", node.file, node.line)
+        macro = self.macros.get(name)
+        if macro is None:
+            raise ConfigError(f"macro '{name}' undefined", node.file, node.line)
+        # httpd's recursion test, a hack it owns to: the name of the text being read holds
+        # `macro 'x'` for every expansion it is inside.
+        if f"macro '{macro.name}'" in node.file:
+            raise ConfigError(
+                f"recursive use of macro '{macro.name}' is invalid", node.file, node.line
+            )
+        values = _get_arguments(node.raw[pos:])
+        if len(values) != len(macro.params):
+            raise ConfigError(
+                f"macro '{macro.name}' ({macro.location}) used with {len(values)} arguments "
+                f"instead of {len(macro.params)}",
+                node.file,
+                node.line,
+            )
+        where = (
+            f"macro '{macro.name}' ({macro.location}) used on line {node.line} of \"{node.file}\""
+        )
+        if not (self.macro_ignore_empty or macro.ignore_empty):
+            for i, value in enumerate(values):
+                if not value:
+                    self._warn(node.file, node.line, f"AH02798: {where}: empty argument #{i + 1}")
+        lines = []
+        params = macro.params
+        for number, text in enumerate(macro.body, 1):
+            out = text if macro.fixed[number - 1] else _substitute(text, params, values, None)
+            if out is None:
+                raise ConfigError(
+                    f"{where} error while substituting: while processing line {number} of "
+                    f"macro '{macro.name}' ({macro.location}) cannot substitute, buffer size "
+                    "too small",
+                    node.file,
+                    node.line,
+                )
+            lines.append(out)
+        text = "\n".join(lines)
+        self.bytes_read += len(text)  # a macro used inside macros can multiply the text
+        if self.bytes_read > self.opt.max_bytes:
+            raise ConfigError(
+                f"configuration exceeds {self.opt.max_bytes} bytes", node.file, node.line
+            )
+        macro.uses += 1
+        file, line = self.real_location(node.file, node.line)
+        expansion = _Expansion(where, file, line, macro)
+        self.expansions[where] = expansion
+        for pragma in macro.pragmas:
+            self.pragmas.append(Pragma(file, line, pragma.codes, pragma.reason, False, target=line))
+        if "\\" in text and any(out.endswith(("\\", "\\\r")) for out in lines):
+            # A value ending in a backslash continues the line onto the next one, as httpd
+            # reads the expansion with ap_cfg_getline like a file.
+            numbered: Iterator[tuple[int, str]] = logical_lines(text + "\n")
+        else:
+            numbered = iter([(k, out.strip(_C_SPACE)) for k, out in enumerate(lines, 1)])
+        plain = text.isascii() and not any(c in text for c in "\x1c\x1d\x1e\x1f")
+        reader.push(expansion, numbered, plain)
+        return []
+
+    def x_undef_macro(self, reader: _Reader, node: Directive) -> list[Directive]:
+        """`UndefMacro name`: a TAKE1 directive, then mod_macro's undef_macro."""
+        word, pos = getword_conf(node.raw)
+        if not word or pos < len(node.raw):
+            raise ConfigError(
+                "UndefMacro takes one argument, Remove a macro definition.",
+                node.file,
+                node.line,
+            )
+        if self.macros is None:
+            raise ConfigError("no macro defined before UndefMacro", node.file, node.line)
+        name = ascii_lower(word)
+        if name not in self.macros:
+            raise ConfigError(f"cannot remove undefined macro '{name}'", node.file, node.line)
+        del self.macros[name]
+        return []
+
+    def x_macro_ignore_empty(self, reader: _Reader, node: Directive) -> list[Directive]:
+        # NO_ARGS, yet httpd 2.4 takes words after it without a word of complaint.
+        self.macro_ignore_empty = True
+        return []
+
+    def x_macro_ignore_nesting(self, reader: _Reader, node: Directive) -> list[Directive]:
+        self.macro_ignore_bad_nesting = True
+        return []
+
+    def _settle_expansions(self, tree: list[Directive]) -> None:
+        """Put what expansions yielded at their `Use` line in a real file, keeping httpd's
+        own file and line for it in `macro` (what DUMP_CONFIG prints)."""
+        expansions = self.expansions
+
+        get = expansions.get
+        for node in itertools.chain(walk(tree), self.exec_directives):
+            expansion = get(node.file)
+            if expansion is not None:
+                macro = expansion.macro
+                node.macro = MacroOrigin(macro.name, macro.file, macro.line, node.file, node.line)
+                node.file = expansion.file
+                node.line = expansion.line
+        real = self.real_location
+        self.skipped = [(cond, *real(f, n), name, raw) for cond, f, n, name, raw in self.skipped]
+        undecided: dict[tuple[str, int], Directive] = {}
+        for (f, n), cond in self.undecided.items():
+            undecided.setdefault(real(f, n), cond)
+        self.undecided = undecided
+        self.notes = [(*real(f, n), message) for f, n, message in self.notes]
+        self.undefined = [(name, *real(f, n)) for name, f, n in self.undefined]
+        for pragma in self.pragmas:
+            if pragma.file in expansions:
+                pragma.file, pragma.line = real(pragma.file, pragma.line)
+                pragma.target = pragma.line if pragma.target is not None else None
+
     def x_cond(self, reader: _Reader, node: Directive) -> list[Directive]:
         raw = node.raw
         end = raw.rfind(">")
@@ -737,11 +1272,11 @@ class Loader:
         What is skipped is noted in `skipped`, against `cond`.
         """
         names = [name]
-        for lineno, line in reader:
+        for lineno, line in reader.stream():
             word, pos = getword_conf(line)
             if word[:1] != "<":
                 if line[:1] == "#":
-                    if "httpdlint" in line:
+                    if "httpdlint" in line and reader.expansion is None:
                         self._pragma(reader, lineno, line)
                 elif cond is not None and word:
                     self.skipped.append((cond, reader.path, lineno, word, line[pos:]))
@@ -759,7 +1294,9 @@ class Loader:
                 word = word[:-1]
             names.append(word)
         raise ConfigError(
-            f"Expected </{names[-1][1:]}> before end of configuration", reader.path, start
+            f"Expected </{names[-1][1:]}> before end of configuration",
+            cond.file if cond is not None else reader.path,
+            start,
         )
 
     def _true_branch(self, reader: _Reader, container: str, node: Directive) -> list[Directive]:
@@ -800,9 +1337,10 @@ def _reader(path: str, text: str) -> _Reader:
         for number, line in enumerate(stripped, 1)
         if line and (line[0] != "#" or "httpdlint" in line)
     ]
-    return _Reader(path, iter(kept), plain=plain)
+    return _Reader(path, iter(kept), plain=plain, sparse=True)
 
 
+_C_SPACE = " \t\n\v\f\r"  # apr_isspace
 # The first word of a line when it is not quoted: up to C whitespace.
 _FIRST_WORD = re.compile("([^ \t\n\v\f\r]+)[ \t\n\v\f\r]*").match
 
@@ -836,7 +1374,77 @@ _MODULE_EXEC = {
     "remoteiptrustedproxylist": ("remoteip_module", "x_ignore"),
     "remoteipinternalproxylist": ("remoteip_module", "x_ignore"),
 }
-_EXEC_NAMES = frozenset(_CORE_EXEC) | frozenset(_MODULE_EXEC)
+# mod_macro's commands, all EXEC_ON_READ | OR_ALL: anywhere in a file, inside any section.
+_MACRO_EXEC = {
+    "<macro": "x_macro",
+    "use": "x_use",
+    "undefmacro": "x_undef_macro",
+    "macroignoreemptyargs": "x_macro_ignore_empty",
+    "macroignorebadnesting": "x_macro_ignore_nesting",
+}
+_EXEC_NAMES = frozenset(_CORE_EXEC) | frozenset(_MODULE_EXEC) | frozenset(_MACRO_EXEC)
+
+
+def _in_perl(node: Directive | None) -> bool:
+    while node is not None:
+        if node.lname == "<perl":
+            return True
+        node = node.parent
+    return False
+
+
+def _get_arguments(text: str) -> list[str]:
+    """mod_macro's get_arguments: words as ap_getword_conf cuts them, after trimming only
+    spaces and tabs (so a lone form feed is one empty word, as in httpd)."""
+    words: list[str] = []
+    i, n = 0, len(text)
+    while i < n and text[i] in " \t":
+        i += 1
+    while i < n:
+        word, i = getword_conf(text, i)
+        words.append(word)
+        while i < n and text[i] in " \t":
+            i += 1
+    return words
+
+
+def _substitute(
+    line: str, params: list[str], values: list[str], used: list[bool] | None
+) -> str | None:
+    """One body line with parameters replaced, as mod_macro's substitute_macro_args.
+
+    From left to right, the earliest parameter found (the longest of those found at the
+    same place) is replaced; `@` ones by their value in double quotes, `"` and backslash
+    escaped. The search goes on after as many characters as the value has, which for a
+    quoted value is inside it. A value equal to its name is left as it is. None when the
+    result does not fit mod_macro's buffer (the line and its newline, 8192 bytes).
+    """
+    pos = 0
+    while True:
+        chosen = -1
+        which = 0
+        length = 0
+        for k, param in enumerate(params):
+            found = line.find(param, pos)
+            if found >= 0 and (
+                chosen < 0 or found < chosen or (found == chosen and length < len(param))
+            ):
+                chosen, length, which = found, len(param), k
+        if chosen < 0:
+            return line
+        name = params[which]
+        value = values[which]
+        if name != value:
+            if name[0] == "@":
+                value_text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            else:
+                value_text = value
+            line = line[:chosen] + value_text + line[chosen + len(name) :]
+            if len(line) + 1 >= MACRO_LINE_MAX:
+                return None
+        pos = chosen + len(value)
+        if used is not None:
+            used[which] = True
 
 
 def fnmatch_test(pattern: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 # apr_isspace: the C locale's isspace. Python's own str.split() and str.isspace() also take
 # \x1c-\x1f, \x85, U+00A0 and other Unicode spaces, which httpd does not.
@@ -166,6 +167,29 @@ def resolve_env(line: str, lookup: Callable[[str], str | None]) -> tuple[str, li
     return "".join(out), undefined
 
 
+class MacroOrigin(NamedTuple):
+    """Where a directive that mod_macro expanded comes from (immutable: a tuple, which a
+    tree of a hundred thousand expanded directives makes fastest).
+
+    `name` (lowercase, as httpd names it), `file` and `line` are the macro's definition, the
+    `<Macro>` line. httpd records the directive in a file of its own making, which
+    `DUMP_CONFIG` prints: `macro 'vhost' (defined on line 9 of "/etc/httpd.conf") used on
+    line 16 of "/etc/httpd.conf"`, and the line inside that expansion: `httpd_file` and
+    `httpd_line`. The directive's own file and line are the `Use` line in a real file, where
+    findings point.
+    """
+
+    name: str
+    file: str
+    line: int
+    httpd_file: str
+    httpd_line: int
+
+    def as_json(self) -> dict:
+        """`{"name", "file", "line"}`: the macro and its definition, as findings carry it."""
+        return {"name": self.name, "file": self.file, "line": self.line}
+
+
 class Directive:
     """One node of the evaluated tree: a directive, or a section with children.
 
@@ -173,9 +197,10 @@ class Directive:
     (`<VirtualHost`). `raw` is the argument text httpd keeps (after ${VAR} expansion; for a
     section it ends with ">"), and `args` its words, split when first asked for: a large
     tree has hundreds of thousands of nodes and rules read the words of few of them.
+    `macro` is None, or the MacroOrigin of a directive that came from a `Use`.
     """
 
-    __slots__ = ("name", "lname", "raw", "file", "line", "_args", "children", "parent")
+    __slots__ = ("name", "lname", "raw", "file", "line", "_args", "children", "parent", "macro")
 
     def __init__(
         self,
@@ -196,6 +221,7 @@ class Directive:
         self._args = args
         self.children = children
         self.parent = parent
+        self.macro: MacroOrigin | None = None
 
     @property
     def args(self) -> list[str]:

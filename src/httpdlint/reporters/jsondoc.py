@@ -39,7 +39,8 @@ def document(report) -> dict:
         doc["configs"] = [config_json(m) for m in report.models]
     prints = fingerprints(report.findings, report.root)
     doc["findings"] = [
-        {**f.as_json(), "fingerprint": fp} for f, fp in zip(report.findings, prints, strict=True)
+        {**f.as_json(), "macro": f.macro, "fingerprint": fp}
+        for f, fp in zip(report.findings, prints, strict=True)
     ]
     doc["skipped"] = [s.as_json() for s in report.skipped]
     doc["errors"] = [e.as_json() for e in report.errors]
