@@ -523,8 +523,13 @@ def test_define_with_empty_value_defines_no_value(tmp_path: Path) -> None:
 
 
 def test_define_name_must_not_hold_a_colon(tmp_path: Path) -> None:
-    write(tmp_path, {"httpd.conf": "Define a:b 1\n"})
-    assert error(tmp_path).message == "Variable name must not contain ':'"
+    # httpd refuses to start, but what follows reads as before: a refusal, not the end.
+    write(tmp_path, {"httpd.conf": "Define a:b 1\nServerName x\n"})
+    config = read(tmp_path)
+    assert config.refusals == [
+        (str(tmp_path / "httpd.conf"), 1, "Variable name must not contain ':'")
+    ]
+    assert [d.name for d in config.tree][-1] == "ServerName"
 
 
 # -- conditions ------------------------------------------------------------------------------
@@ -863,7 +868,6 @@ HTTPD_ERRORS = {
         {"httpd.conf": "<IfModule mod_so.c>\n</IfModule> trailing\n"},
         "same",
     ),
-    "define-colon": ({"httpd.conf": "Define a:b\n"}, "same"),
     "include-empty": ({"httpd.conf": 'Include ""\n'}, "prefix"),
     "ifversion-operator": ({"httpd.conf": "<IfVersion =~ 2>\n</IfVersion>\n"}, "same"),
 }
@@ -902,6 +906,19 @@ def test_messages_match_httpd(case: str, apache2_bin: str, tmp_path: Path) -> No
         where, _, text = first.rpartition(": ")
         assert where == f"{exc.file}:{exc.line}"
         assert exc.message.split(" (inside ")[0].rstrip(".") + "." == text
+
+
+@pytest.mark.apache
+@pytest.mark.parametrize(
+    "text",
+    ["Define a:b\n", "Define\n", "UnDefine a b\n", "LoadModule foo_module\n", "ServerRoot\n"],
+)
+def test_refusals_read_past_match_httpd(text: str, apache2_bin: str, tmp_path: Path) -> None:
+    """What httpd refuses while reading but a reader can go past: httpd's message and line,
+    recorded for COR019 instead of ending the run."""
+    write(tmp_path, {"httpd.conf": "ServerName x\n" + text})
+    (refusal,) = read(tmp_path).refusals
+    assert refusal == httpd_error(apache2_bin, tmp_path)
 
 
 @pytest.fixture

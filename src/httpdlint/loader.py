@@ -175,6 +175,9 @@ class Config:
     module_conditions: int = 0
     #: Every `<Macro>` read, in reading order (a redefinition is a definition of its own).
     macros: list[MacroDefinition] = field(default_factory=list)
+    #: What httpd refuses to start with but reading goes past (file, line, httpd's message):
+    #: a directive read while reading (Define, LoadModule...) with arguments httpd rejects.
+    refusals: list[tuple[str, int, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -296,6 +299,7 @@ class Loader:
         self.undefined: list[tuple[str, str, int]] = []
         self.exec_directives: list[Directive] = []
         self.notes: list[tuple[str, int, str]] = []
+        self.refusals: list[tuple[str, int, str]] = []
         self.pragmas: list[Pragma] = []
         self.bytes_read = 0
         self.skipped: list[tuple[Directive, str, int, str, str]] = []
@@ -375,6 +379,7 @@ class Loader:
             undefined=self.undefined,
             exec_directives=self.exec_directives,
             notes=self.notes,
+            refusals=self.refusals,
             pragmas=self.pragmas,
             bytes_read=self.bytes_read,
             skipped=self.skipped,
@@ -673,6 +678,18 @@ class Loader:
             raise ConfigError(f"{_spelled(node.name)} takes one argument", node.file, node.line)
         return node.args[0]
 
+    def _refuse(self, node: Directive, message: str | None = None) -> list[Directive]:
+        """httpd refuses this directive (it would not start), but what follows can still be
+        read as httpd would read it: an error finding (COR019), not the end of the run.
+        Without `message`, httpd's word-count refusal with the directive's help text."""
+        if message is None:
+            from .arguments import problems
+
+            refused = [p for p in problems(node.name, node.raw, self.version) if p.code]
+            message = refused[0].message if refused else f"{_spelled(node.name)}: bad arguments"
+        self.refusals.append((node.file, node.line, message))
+        return []
+
     def x_include(self, reader: _Reader, node: Directive) -> list[Directive]:
         pattern = self._one_arg(node)
         optional = node.lname == "includeoptional"
@@ -769,10 +786,10 @@ class Loader:
     def x_define(self, reader: _Reader, node: Directive) -> list[Directive]:
         # TAKE12 in invoke_cmd: an empty first word is an error, an empty value is no value.
         if not 1 <= len(node.args) <= 2 or not node.args[0]:
-            raise ConfigError(f"{_spelled(node.name)} takes 1-2 arguments", node.file, node.line)
+            return self._refuse(node)
         name = node.args[0]
         if ":" in name:
-            raise ConfigError("Variable name must not contain ':'", node.file, node.line)
+            return self._refuse(node, "Variable name must not contain ':'")
         if name not in self.defines:
             self.defines.append(name)
         if len(node.args) == 2 and node.args[1]:
@@ -780,16 +797,20 @@ class Loader:
         return []
 
     def x_undefine(self, reader: _Reader, node: Directive) -> list[Directive]:
-        name = self._one_arg(node)
+        if len(node.args) != 1 or not node.args[0]:
+            return self._refuse(node)
+        name = node.args[0]
         if ":" in name:
-            raise ConfigError("Variable name must not contain ':'", node.file, node.line)
+            return self._refuse(node, "Variable name must not contain ':'")
         if name in self.defines:
             self.defines.remove(name)
         self.variables.pop(name, None)
         return []
 
     def x_server_root(self, reader: _Reader, node: Directive) -> list[Directive]:
-        root = self._one_arg(node)
+        if len(node.args) != 1 or not node.args[0]:
+            return self._refuse(node)
+        root = node.args[0]
         if self.server_root_forced:
             return []
         root = os.path.normpath(os.path.join(self.server_root, root))
@@ -809,7 +830,7 @@ class Loader:
 
     def x_load_module(self, reader: _Reader, node: Directive) -> list[Directive]:
         if len(node.args) != 2 or not all(node.args):
-            raise ConfigError("LoadModule takes two arguments", node.file, node.line)
+            return self._refuse(node)
         ident, so = node.args
         if ident in self.modules and self.modules[ident] is not None:
             # httpd 2.4 skips a second LoadModule of the same module with a warning (AH01574).
@@ -1383,6 +1404,9 @@ _MACRO_EXEC = {
     "macroignorebadnesting": "x_macro_ignore_nesting",
 }
 _EXEC_NAMES = frozenset(_CORE_EXEC) | frozenset(_MODULE_EXEC) | frozenset(_MACRO_EXEC)
+#: The directives httpd executes while it reads (EXEC_ON_READ): the loader judges their
+#: arguments itself, so the argument rule leaves them alone.
+EXEC_ON_READ = _EXEC_NAMES
 
 
 def _in_perl(node: Directive | None) -> bool:
