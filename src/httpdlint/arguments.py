@@ -115,26 +115,73 @@ def problems(
     keeps it, a section's ending with its ">"): an error for each refusal (httpd stops at the
     first, and so does this), warnings for what it silently ignores. A name the table does not
     know gives nothing: whether it is a directive at all is another rule's question."""
-    decl = declaration(directive_name, version, module)
+    judge = checker(directive_name, version, module)
+    return judge(raw_args_text) if judge is not None else []
+
+
+# Kinds whose rule is a word count alone: (fewest, most) words. A text with a quote or a
+# backslash takes the full split (an empty "" word ends the arguments for httpd).
+_COUNTED = {
+    "TAKE1": (1, 1),
+    "TAKE2": (2, 2),
+    "TAKE3": (3, 3),
+    "TAKE12": (1, 2),
+    "TAKE23": (2, 3),
+    "TAKE123": (1, 3),
+    "ITERATE": (1, None),
+}
+
+
+def checker(name: str, version: str = "2.4", module: str | None = None):
+    """`problems` for one directive, its declaration and rules looked up once: a function of
+    the argument text, or None for a name the table does not know. For a tree of hundreds of
+    thousands of lines: a text that can only be a word count is judged by counting, and a
+    kind httpd hands over whole (RAW_ARGS, with no value rule) is not looked at at all."""
+    decl = declaration(name, version, module)
     if decl is None:
-        return []
-    raw = raw_args_text.strip(_SPACE)
-    name = decl["name"]
-    if name.startswith("<"):
-        # ap_build_config_sub: a container line with nothing after its name reads as ">".
-        raw = raw or ">"
-    if name.startswith("<") and decl["kind"] == "RAW_ARGS":
-        rule = load().sections.get(ascii_lower(name))
-        return _section(name, raw, rule if rule and version in rule["versions"] else None)
-    words = split_args(raw)
-    refusal = _count(decl, raw, words)
-    if refusal is not None:
-        return [_error(refusal)]
-    found = _trailing(decl, words)
-    rule = load().values.get(ascii_lower(name))
-    if rule is not None and version in rule["versions"]:
-        found += _CHECKS[rule["type"]](rule, name, _handed(decl, raw, words))
-    return found
+        return None
+    spelled = decl["name"]
+    kind = decl["kind"]
+    if spelled.startswith("<") and kind == "RAW_ARGS":
+        rule = load().sections.get(ascii_lower(spelled))
+        rule = rule if rule and version in rule["versions"] else None
+
+        def section(raw: str) -> list[Problem]:
+            # ap_build_config_sub: a container line with nothing after its name reads as ">".
+            return _section(spelled, raw.strip(_SPACE) or ">", rule)
+
+        section.digits_matter = False  # type: ignore[attr-defined]
+        return section
+    value = load().values.get(ascii_lower(spelled))
+    value = value if value is not None and version in value["versions"] else None
+    quiet = decl.get("declared") != "NO_ARGS"
+    if kind in ("RAW_ARGS", "TAKE_ARGV") and value is None and quiet:
+        return nothing
+    counted = _COUNTED.get(kind) if value is None and quiet else None
+
+    def judge(raw_args_text: str) -> list[Problem]:
+        raw = raw_args_text.strip(_SPACE)
+        if counted is not None and '"' not in raw and "'" not in raw and "\\" not in raw:
+            n = len(raw.split())
+            if n >= counted[0] and (counted[1] is None or n <= counted[1]):
+                return []
+        words = split_args(raw)
+        refusal = _count(decl, raw, words)
+        if refusal is not None:
+            return [_error(refusal)]
+        found = _trailing(decl, words)
+        if value is not None:
+            found += _CHECKS[value["type"]](value, spelled, _handed(decl, raw, words))
+        return found
+
+    # Without a value rule only the words' count and emptiness matter, which no digit changes:
+    # a caller may judge "site1.log" and "site2.log" as one text.
+    judge.digits_matter = value is not None  # type: ignore[attr-defined]
+    return judge
+
+
+def nothing(raw_args_text: str) -> list[Problem]:
+    return []
 
 
 def _error(message: str) -> Problem:
@@ -224,6 +271,14 @@ def _handed(decl: Entry, raw: str, words: list[str]) -> list[str]:
 # --- sections ----------------------------------------------------------------------------------
 
 
+# Sections that take exactly one path or pattern: httpd 2.4.71 refuses a second word, even an
+# empty "" one (core.c and mod_proxy.c after the 2.4.63 sources the table was made from).
+_ONE_PATH = frozenset(
+    {"<directory", "<directorymatch", "<location", "<locationmatch", "<files", "<filesmatch",
+     "<proxymatch"}
+)  # fmt: skip
+
+
 def _section(name: str, raw: str, rule: Entry | None) -> list[Problem]:
     """A container's line: httpd reads up to the last ">" and ignores what follows it."""
     end = raw.rfind(">")
@@ -245,6 +300,8 @@ def _section(name: str, raw: str, rule: Entry | None) -> list[Problem]:
         bad = text != ""
     if bad:
         return [_error(_fmt(rule["message"], name))]  # type: ignore[index]
+    if ascii_lower(name) in _ONE_PATH and len(split_args(text)) > 1:
+        return [_error(f"Multiple {name}> arguments not (yet) supported.")]
     if after:
         return [Problem("warning", f"{name}>: httpd ignores {after!r} after the '>'")]
     return []

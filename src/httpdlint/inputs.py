@@ -314,6 +314,14 @@ def gather(
         bool(loaded), recycle_source, ", ".join(loaded) + " loaded" if loaded else ""
     )
 
+    # Without RAM or a child size there is no sizing: say so before following the backends
+    # (on a tree of 10,000 virtual hosts that walk is most of what a sizing costs).
+    if opts.ram is None and measured is None:
+        out.missing = "give --ram: nothing measured"
+        return out
+    if opts.child is None and (tree is None or tree.largest_child is None):
+        _child(out, opts, tree, threaded, tpc, loaded, model)
+        return out
     pool_list, counted = _pool_terms(out, opts, model, measured)
     _ram_and_reserve(out, opts, measured, mode, counted)
     _child(out, opts, tree, threaded, tpc, loaded, model)

@@ -65,6 +65,11 @@ STATIC_MODULES = {
     ],
 }
 
+# Compiled into every httpd 2.4 (mod_so loads the others; core and http_core are the server):
+# a LoadModule of one of them is refused whatever the build. The rest of STATIC_MODULES is
+# Debian's build; another distribution ships them as modules, so they are not refused here.
+_STATIC_24 = frozenset({"core_module", "so_module", "http_module"})
+
 # The newest release of each line, for <IfVersion> when only major.minor is known.
 LATEST = {"2.2": (2, 2, 34), "2.4": (2, 4, 71)}
 
@@ -832,6 +837,9 @@ class Loader:
         if len(node.args) != 2 or not all(node.args):
             return self._refuse(node)
         ident, so = node.args
+        if self.version == "2.4" and ident in _STATIC_24:
+            # mod_so's load_module: a module compiled into the binary cannot be loaded again.
+            return self._refuse(node, f"module {ident} is built-in and can't be loaded")
         if ident in self.modules and self.modules[ident] is not None:
             # httpd 2.4 skips a second LoadModule of the same module with a warning (AH01574).
             self.notes.append((node.file, node.line, f"module {ident} is already loaded, skipping"))
