@@ -772,3 +772,32 @@ def test_refusals_are_httpds(name: str, apache2_bin: str, tmp_path: Path) -> Non
 
 def test_every_refusal_fixture_is_tested() -> None:
     assert len(REFUSAL_FILES) >= 10
+
+
+def test_findings_come_from_expansions_only(tmp_path: Path) -> None:
+    """A rule sees what httpd applies: the directives of each Use, at the Use line and naming
+    the macro; nothing of a macro body where it is defined, nor of a macro never used."""
+    import sys
+
+    conf = tmp_path / "httpd.conf"
+    conf.write_text(
+        "LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so\n"
+        "LoadModule macro_module /usr/lib/apache2/modules/mod_macro.so\n"
+        "Listen 80\n"
+        "<Macro Unused $x>\n  HostnameLookups On\n</Macro>\n"
+        "<Macro Site $d>\n  <VirtualHost *:80>\n    ServerName $d\n"
+        "    HostnameLookups On\n  </VirtualHost>\n</Macro>\n"
+        "Use Site a.example\n"
+        "Use Site b.example\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "httpdlint", "check", str(conf), "--select", "CAP006", "-f", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    found = json.loads(done.stdout)["findings"]
+    assert [(f["line"], f["macro"]["name"], f["macro"]["line"]) for f in found] == [
+        (13, "site", 7),
+        (14, "site", 7),
+    ]
