@@ -21,7 +21,8 @@ import pytest
 from test_differential import httpdlint
 
 from httpdlint.errors import ConfigError
-from httpdlint.loader import Config, LoadOptions, fnmatch, fnmatch_test, load
+from httpdlint.loader import Config, LoadOptions, load
+from httpdlint.pathmatch import fnmatch, fnmatch_test
 from httpdlint.syntax import walk
 
 MODS = "/usr/lib/apache2/modules"

@@ -28,7 +28,8 @@ from test_differential import httpd_nodes, httpdlint, our_nodes
 from httpdlint.dump import dump_json, dump_text
 from httpdlint.errors import ConfigError
 from httpdlint.findings import Finding
-from httpdlint.loader import Config, LoadOptions, _get_arguments, _substitute, load
+from httpdlint.loader import Config, LoadOptions, load
+from httpdlint.macro import _get_arguments, _substitute
 from httpdlint.syntax import Directive, MacroOrigin, walk
 
 FIXTURES = Path(__file__).parent / "fixtures" / "macro"

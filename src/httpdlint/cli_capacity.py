@@ -133,13 +133,7 @@ def measure_command(
         else:
             result = m.measure(pids, top=top)
         if logs:
-            error_logs: list[str] = []
-            for tree in result.trees:
-                error_logs.extend(history.open_error_logs(tree.parent.pid))
-            result.warnings.extend(
-                history.error_log_warnings(error_logs or history.DEFAULT_ERROR_LOGS)
-            )
-            result.warnings.extend(history.kernel_log_warnings())
+            result.warnings.extend(history.log_warnings(None, result))
         if fmt == "json":
             import json
 

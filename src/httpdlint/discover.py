@@ -56,7 +56,7 @@ def _running_server(pid: int | None) -> tuple[str, str | None, list[str], str] |
     """(main file, server root, -D defines, binary) of a running httpd parent: `pid`, else
     the one with most children. Its own command line decides (-f, -d, -D), then its
     binary's compiled paths, as httpd itself does; None when no httpd runs."""
-    from .procfs import PROC, is_httpd_name, parents_and_names
+    from .procfs import PROC, is_httpd_name, is_one_shot, parents_and_names
 
     table = parents_and_names()
     if pid is None:
@@ -65,7 +65,7 @@ def _running_server(pid: int | None) -> tuple[str, str | None, list[str], str] |
             for p, (name, ppid) in table.items()
             if is_httpd_name(name)
             and not is_httpd_name(table.get(ppid, ("", 0))[0])
-            and not {"-t", "-S", "-M", "-V", "-v", "-l", "-L", "-h"} & set(_argv(p))
+            and not is_one_shot(p)
         ]
         if not parents:
             return None

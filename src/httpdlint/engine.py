@@ -190,14 +190,19 @@ def check_codes(patterns: Iterable[str], where: str, *, exact: bool = False) -> 
     """Raise ConfigError for a pattern that names no rule (a code, or a prefix of codes: `SEC`,
     `SEC0`); with `exact`, only whole codes. `where` says which option or key it came from.
     Strict like ruff: a typo must not select nothing and pass."""
-    codes = sorted(catalog())
+    codes = catalog()
     for pattern in patterns:
         p = pattern.upper()
         known = p in codes if exact else any(c.startswith(p) for c in codes)
         if not known:
-            close = difflib.get_close_matches(p, codes, n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]}?" if close else " (see `httpdlint rules`)"
+            hint = _did_you_mean(p) or " (see `httpdlint rules`)"
             raise ConfigError(f"{where}: unknown rule code {pattern!r}{hint}")
+
+
+def _did_you_mean(code: str) -> str:
+    """`; did you mean CAP009?` for a code close to one of the catalog's, else ""."""
+    close = difflib.get_close_matches(code, sorted(catalog()), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def matches(code: str, patterns: Iterable[str]) -> bool:
@@ -382,11 +387,9 @@ def _invalid_pragmas(pragmas, settings: Settings) -> list[Finding]:
             continue
         for code in pragma.codes:
             if not any(c.startswith(code) for c in codes):
-                close = difflib.get_close_matches(code, sorted(codes), n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]}?" if close else ""
                 out.append(
                     rule.finding(
-                        f"suppression names no rule: {code}{hint}",
+                        f"suppression names no rule: {code}{_did_you_mean(code)}",
                         file=pragma.file,
                         line=pragma.line,
                     )

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .errors import ConfigError
+from .procfs import parents_and_names
 
 __all__ = [
     "ini_memory_limit",
@@ -800,42 +801,26 @@ _MASTER_TITLE = b"php-fpm: master process ("
 _POOL_TITLE = b"php-fpm: pool "
 
 
-def _stat_name_ppid(data: bytes) -> tuple[str, int] | None:
-    # comm may hold spaces and parentheses: it runs from the first "(" to the last ")".
-    close = data.rfind(b")")
-    fields = data[close + 2 :].split()
-    if close < 0 or len(fields) < 2:
-        return None
-    try:
-        return data[data.find(b"(") + 1 : close].decode("utf-8", "replace"), int(fields[1])
-    except ValueError:
-        return None
-
-
 def _title(data: bytes) -> bytes:
     # php-fpm writes its title over argv and environ; what follows is NUL padding.
     return data.split(b"\0", 1)[0].rstrip()
 
 
-def find_fpm_masters(proc: str = "/proc") -> list[FpmMaster]:
+def find_fpm_masters(proc: str = "/proc", *, read_config: bool = True) -> list[FpmMaster]:
     """The php-fpm masters running on this machine, by PID.
 
+    Without `read_config` only the processes are found (measure's every look needs no more).
     One read of /proc/PID/stat per process; the command line is read only for processes
     whose name mentions php or fpm. Processes that vanish or cannot be read are skipped.
     A master started with `-p PREFIX` is read with the prefix its binary's path implies.
     """
     try:
-        pids = [int(e) for e in os.listdir(proc) if e.isdigit()]
+        processes = parents_and_names(proc)
     except OSError:
         return []
     masters: list[tuple[int, str, bytes]] = []
     workers: dict[int, dict[str, list[int]]] = {}
-    for pid in pids:
-        stat = _read(f"{proc}/{pid}/stat")
-        parsed = _stat_name_ppid(stat) if stat else None
-        if parsed is None:
-            continue
-        name, ppid = parsed
+    for pid, (name, ppid) in processes.items():
         lname = name.lower()
         if "php" not in lname and "fpm" not in lname:
             continue
@@ -849,12 +834,14 @@ def find_fpm_masters(proc: str = "/proc") -> list[FpmMaster]:
             pool = title[len(_POOL_TITLE) :].decode("utf-8", "surrogateescape")
             workers.setdefault(ppid, {}).setdefault(pool, []).append(pid)
     return [
-        _master(pid, name, title, workers.get(pid, {}), proc)
+        _master(pid, name, title, workers.get(pid, {}), proc, read_config)
         for pid, name, title in sorted(masters)
     ]
 
 
-def _master(pid: int, name: str, title: bytes, kids: dict[str, list[int]], proc: str) -> FpmMaster:
+def _master(
+    pid: int, name: str, title: bytes, kids: dict[str, list[int]], proc: str, read_config: bool
+) -> FpmMaster:
     pool_pids = {pool: tuple(sorted(p)) for pool, p in kids.items()}
     try:
         exe: str | None = os.readlink(f"{proc}/{pid}/exe").removesuffix(" (deleted)")
@@ -871,6 +858,8 @@ def _master(pid: int, name: str, title: bytes, kids: dict[str, list[int]], proc:
             conf = os.path.join(os.readlink(f"{proc}/{pid}/cwd"), conf)
         except OSError:
             return FpmMaster(pid, name, exe, conf, None, pool_pids, "relative path, unknown cwd")
+    if not read_config:
+        return FpmMaster(pid, name, exe, conf, None, pool_pids)
     prefix = None
     if exe and os.path.basename(os.path.dirname(exe)) in ("sbin", "bin"):
         prefix = os.path.dirname(os.path.dirname(exe))

@@ -22,6 +22,7 @@ __all__ = [
     "open_error_logs",
     "error_log_warnings",
     "kernel_log_warnings",
+    "log_warnings",
 ]
 
 _LIMIT_RE = re.compile(
@@ -133,3 +134,17 @@ def kernel_log_warnings(text: str | None = None) -> list[Notice]:
             f"last: {kills[-1][2][:200]}",
         )
     ]
+
+
+def log_warnings(model, measurement) -> list[Notice]:
+    """What the logs say of this server: its error logs (the configuration's ErrorLog, those
+    the running parents hold open, else the usual places) and the kernel's."""
+    paths: list[str] = []
+    if model is not None:
+        log = (model.server_values("ErrorLog") or [None])[0]
+        if log and not log.startswith(("|", "syslog")):
+            root = model.config.server_root or ""
+            paths.append(log if log.startswith("/") else f"{root}/{log}")
+    for tree in measurement.trees if measurement is not None else ():
+        paths.extend(open_error_logs(tree.parent.pid))
+    return error_log_warnings(paths or DEFAULT_ERROR_LOGS) + kernel_log_warnings()

@@ -3,44 +3,36 @@
 This mirrors httpd 2.4's `ap_build_config` (server/config.c): directives that httpd executes
 while reading (EXEC_ON_READ: Include, Define, LoadModule, the <If...> conditions, ServerRoot,
 mod_macro's <Macro> and Use) act at once and are not part of the tree; every other line
-becomes a node with its file and line. What httpd would refuse while reading raises
-ConfigError with the file and line.
+becomes a node with its file and line. What httpd would refuse while reading and a reader
+cannot go past (a syntax error, a failing include, a macro) raises ConfigError with the file
+and line; what it can go past (Define or LoadModule arguments) is kept in `refusals`.
 
-mod_macro (modules/core/mod_macro.c) is followed line for line: `<Macro>` stores its body
-unread, `Use` substitutes the parameters and splices the result into the stream being read,
-so that sections, conditions, includes and defines in it act where it is used, and a section
-may open in one expansion and close after it.
+The lines come through reading.py; mod_macro's handlers are in macro.py (MacroReading).
 """
 
 from __future__ import annotations
 
-import errno
-import functools
 import gc
-import itertools
 import os
 import re
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
+from .macro import _MACRO_EXEC, MacroReading
+from .pathmatch import MAX_INCLUDE_DEPTH, include_files
+from .reading import _PRAGMA, _PRAGMA_START, MacroDefinition, Pragma, _Expansion, _Reader, _reader
 from .syntax import (
-    MAX_LINE,
     Directive,
     LineTooLong,
-    MacroOrigin,
     ascii_lower,
     decode,
     getword_conf,
-    logical_lines,
     resolve_env,
     split_args,
-    walk,
 )
 
-# httpd's own guard against include recursion (AP_MAX_INCLUDE_DEPTH in server/core.c).
-MAX_INCLUDE_DEPTH = 128
 # Ours on true <IfModule>/<IfDefine>/<IfVersion> inside one another: each level is a Python
 # call, and 128 includes with this many conditions still stay under the recursion limit.
 MAX_CONDITION_DEPTH = 100
@@ -80,16 +72,6 @@ _MPM_SOURCES = {
     "core_module": "core.c",
     "http_module": "http_core.c",
 }
-
-# mod_macro reads a body line, and substitutes into one, in a buffer of MAX_STRING_LEN bytes.
-MACRO_LINE_MAX = 8192
-# The prefixes mod_macro expects of parameter names; `@` ones are substituted quoted.
-MACRO_ARG_PREFIX = "$%@"
-
-_PRAGMA_START = re.compile(r"#\s*httpdlint\s*:")
-_PRAGMA = re.compile(
-    r"#\s*httpdlint:\s*(ignore|ignore-file)\s*=\s*([A-Za-z0-9_,\s]+?)\s*(?:--\s*(.*))?$"
-)
 
 
 def module_source(ident: str, so_path: str | None = None) -> str:
@@ -134,21 +116,6 @@ class LoadOptions:
 
 
 @dataclass
-class Pragma:
-    """A `# httpdlint: ignore=...` comment and the line it applies to."""
-
-    file: str
-    line: int
-    codes: tuple[str, ...]
-    reason: str | None
-    whole_file: bool
-    target: int | None = None
-    used: bool = False
-    #: Why the comment could not be read as a pragma (a typo such as `ignroe=`), or None.
-    error: str | None = None
-
-
-@dataclass
 class Config:
     """The configuration as httpd keeps it after reading, with what reading revealed."""
 
@@ -185,100 +152,7 @@ class Config:
     refusals: list[tuple[str, int, str]] = field(default_factory=list)
 
 
-@dataclass
-class MacroDefinition:
-    """One `<Macro>` as mod_macro keeps it: lowercase name, parameters, body lines unread."""
-
-    name: str
-    params: list[str]
-    #: The body's lines as httpd stores them: logical lines, trimmed, blank ones kept,
-    #: comment lines dropped (their numbers inside an expansion count as httpd's do).
-    body: list[str]
-    #: httpd's own words for it, `defined on line 9 of "/etc/httpd.conf"`, in every message.
-    location: str
-    #: The `<Macro>` line in a real file (the `Use` line when a macro defines it).
-    file: str
-    line: int
-    ignore_empty: bool = False
-    ignore_bad_nesting: bool = False
-    #: How many times `Use` expanded it.
-    uses: int = 0
-    #: For each body line, whether no parameter occurs in it (a Use copies it as it is).
-    fixed: list[bool] = field(default_factory=list)
-    #: `# httpdlint: ignore=...` comments in the body: they apply to each expansion.
-    pragmas: list[Pragma] = field(default_factory=list)
-
-
-@dataclass
-class _Expansion:
-    """One `Use`: httpd's name for the text it reads (`macro 'x' (defined ...) used on line N
-    of "F"`), the Use line in a real file, and the macro's definition."""
-
-    where: str
-    file: str
-    line: int
-    macro: MacroDefinition
-
-
-@dataclass
-class _Reader:
-    """Lines of one open file, shared by the nested builders reading it."""
-
-    path: str
-    lines: Iterator[tuple[int, str]]
-    pending: list[Pragma] = field(default_factory=list)
-    #: ASCII without the control characters Python's str.split() takes for spaces, so
-    #: str.split() cuts words exactly where httpd's C isspace() does.
-    plain: bool = False
-    #: `lines` leaves blank lines and comments out (`_reader`'s fast path). A macro body
-    #: keeps its blank lines, which httpd counts: `physical` reads them back.
-    sparse: bool = False
-    #: The `Use` whose expansion is being read (None: the file itself), and the sources each
-    #: expansion interrupted, innermost last. Like mod_macro's array_getstr, an expansion
-    #: is read in place of the rest of the file until it runs out, then the file goes on.
-    expansion: _Expansion | None = None
-    outer: list[tuple[str, Iterator[tuple[int, str]], bool, _Expansion | None]] = field(
-        default_factory=list
-    )
-    _physical: list[str] | None = None
-
-    def __iter__(self) -> Iterator[tuple[int, str]]:
-        return self.stream()
-
-    def stream(self) -> Iterator[tuple[int, str]]:
-        """Every line to the end of the file, through expansions (for soak and macro bodies:
-        the builder's hot loop reads `lines` itself). A plain for loop, not `yield from`:
-        closing this generator must not close the file's own."""
-        while True:
-            for item in self.lines:  # noqa: UP028 (see above: not `yield from`)
-                yield item
-            if not self.outer:
-                return
-            self.pop()
-
-    def push(self, expansion: _Expansion, lines: Iterator[tuple[int, str]], plain: bool) -> None:
-        self.outer.append((self.path, self.lines, self.plain, self.expansion))
-        self.path = expansion.where
-        self.lines = lines
-        self.plain = plain
-        self.expansion = expansion
-
-    def pop(self) -> None:
-        self.path, self.lines, self.plain, self.expansion = self.outer.pop()
-
-    def physical(self) -> list[str]:
-        """The file's physical lines, read again (while the file itself is being read): only
-        a file that defines a macro pays for them."""
-        if self._physical is None:
-            try:
-                with open(self.path, "rb") as fh:
-                    self._physical = decode(fh.read()).split("\n")
-            except OSError:
-                self._physical = []
-        return self._physical
-
-
-class Loader:
+class Loader(MacroReading):
     """One reading of a configuration, from its root file."""
 
     def __init__(self, options: LoadOptions):
@@ -700,89 +574,8 @@ class Loader:
         optional = node.lname == "includeoptional"
         path = self.root_relative(pattern)
         out: list[Directive] = []
-        for match in self.expand_include(path, optional, node):
+        for match in include_files(path, optional, node.file, node.line):
             out.extend(self.read_file(match, node, len(self.stack)))
-        return out
-
-    def expand_include(self, path: str, optional: bool, node: Directive) -> list[str]:
-        """Files an Include names, in httpd's order (`ap_dir_fnmatch`/`ap_dir_nofnmatch`)."""
-        if not fnmatch_test(path):
-            return self._no_glob(path, optional, node, 0)
-        parts = path.strip("/").split("/")
-        return self._glob("/", parts, optional, node)
-
-    def _no_glob(self, path: str, optional: bool, node: Directive, depth: int) -> list[str]:
-        if os.path.isdir(path):
-            if depth > MAX_INCLUDE_DEPTH:
-                raise ConfigError(
-                    f"Directory '{path}' exceeds the maximum include directory nesting level",
-                    node.file,
-                    node.line,
-                )
-            try:
-                names = os.listdir(path)
-            except OSError as exc:
-                raise ConfigError(
-                    f"Could not open directory {path}: {os.strerror(exc.errno or errno.EIO)}",
-                    node.file,
-                    node.line,
-                ) from None
-            out: list[str] = []
-            for name in sorted(names, key=os.fsencode):
-                out.extend(self._no_glob(os.path.join(path, name), optional, node, depth + 1))
-            return out
-        if optional and not os.path.exists(path):
-            return []
-        return [path]
-
-    def _glob(self, base: str, parts: list[str], optional: bool, node: Directive) -> list[str]:
-        head, rest = parts[0], parts[1:]
-        if not fnmatch_test(head):
-            path = os.path.join(base, head)
-            if not rest:
-                return self._no_glob(path, optional, node, 0)
-            return self._glob(path, rest, optional, node)
-        try:
-            with os.scandir(base) as it:
-                # Inside the path only directories go on; the type is the directory entry's
-                # (readdir's d_type), so a symbolic link to a directory is skipped as httpd does.
-                entries = [(e.name, e.is_dir(follow_symlinks=False), e.is_symlink()) for e in it]
-        except OSError as exc:
-            if optional and exc.errno == errno.ENOENT:
-                return []
-            raise ConfigError(
-                f"Include/IncludeOptional: Could not open directory {base}: "
-                f"{os.strerror(exc.errno or errno.EIO)}",
-                node.file,
-                node.line,
-            ) from None
-        matches = []
-        plain_files = set()  # neither a directory nor a link: no need to stat them again
-        for name, is_dir, is_link in entries:
-            if rest and not is_dir:
-                continue
-            if fnmatch(head, name):
-                full = os.path.join(base, name)
-                matches.append(full)
-                if not is_dir and not is_link:
-                    plain_files.add(full)
-        if not matches:
-            if optional:
-                return []
-            raise ConfigError(
-                f"Include/IncludeOptional: No matches for the wildcard '{head}' in '{base}', "
-                "failing",
-                node.file,
-                node.line,
-            )
-        out: list[str] = []
-        for full in sorted(matches, key=os.fsencode):
-            if rest:
-                out.extend(self._glob(full, rest, optional, node))
-            elif full in plain_files:
-                out.append(full)
-            else:
-                out.extend(self._no_glob(full, optional, node, 0))
         return out
 
     def root_relative(self, path: str) -> str:
@@ -850,369 +643,6 @@ class Loader:
 
     def x_ignore(self, reader: _Reader, node: Directive) -> list[Directive]:
         return []
-
-    # -- mod_macro ---------------------------------------------------------------------
-
-    def _warn(self, file: str, line: int, message: str) -> None:
-        """A warning httpd logs while reading (mod_macro's AH numbers in the text)."""
-        self.notes.append((file, line, message))
-
-    def _non_blank(self, what: str, rest: str, file: str, line: int) -> None:
-        """mod_macro's warn_if_non_blank: text after a closing `>` that is not a comment."""
-        for ch in rest:
-            if ch == "#":
-                return
-            if ch != " " and ch != "\t":
-                self._warn(file, line, f"AH02989: {what} on line {line} of {file}: {rest}")
-                return
-
-    def real_location(self, file: str, line: int) -> tuple[str, int]:
-        """A file and line in a real file: inside an expansion, the `Use` line that made it
-        (the outermost one, when expansions nest)."""
-        expansion = self.expansions.get(file)
-        if expansion is None:
-            return file, line
-        return expansion.file, expansion.line
-
-    def located(self, exc: ConfigError) -> ConfigError:
-        """An error inside an expansion at its `Use` line in a real file, with httpd's own
-        place for it (`on line 2 of macro 'x' (defined ...) used on line 9 of "F"`)."""
-        if exc.file is None or exc.file not in self.expansions:
-            return exc
-        file, line = self.real_location(exc.file, exc.line or 0)
-        return ConfigError(f"{exc.message} (on line {exc.line} of {exc.file})", file, line)
-
-    def x_macro(self, reader: _Reader, node: Directive) -> list[Directive]:
-        """`<Macro name [params]>`: mod_macro's macro_section. The body is stored unread."""
-        if self.macros is None:
-            self.macros = {}
-        arg = node.raw
-        end = arg.rfind(">")
-        if end < 0:
-            raise ConfigError("<Macro> directive missing closing '>'", node.file, node.line)
-        if end == 0:
-            raise ConfigError("<Macro macro definition: empty name", node.file, node.line)
-        self._non_blank(
-            "AH02801: non blank chars found after <Macro closing '>'",
-            arg[end + 1 :],
-            node.file,
-            node.line,
-        )
-        name, pos = getword_conf(arg[:end])
-        if not name:
-            raise ConfigError("<Macro macro definition: name not found", node.file, node.line)
-        name = ascii_lower(name)
-        rest = arg[pos:end]
-        previous = self.macros.get(name)
-        location = f'defined on line {node.line} of "{node.file}"'
-        if previous is not None:
-            self._warn(
-                node.file,
-                node.line,
-                f"AH02802: macro '{name}' multiply defined: {previous.location}, "
-                f'redefined on line {node.line} of "{node.file}"',
-            )
-        where = f"macro '{name}' ({location})"
-        if name[0] in MACRO_ARG_PREFIX:
-            self._warn(
-                node.file,
-                node.line,
-                f"AH02803: {where} better prefix a macro name with any of '{MACRO_ARG_PREFIX}'",
-            )
-        # httpd reuses the macro's structure when it is redefined: flags once set stay set.
-        ignore_empty = previous.ignore_empty if previous else False
-        ignore_nesting = previous.ignore_bad_nesting if previous else False
-        i, n = 0, len(rest)
-        while i < n and rest[i] == "/":  # the flags loop of macro_section, step for step
-            if ascii_lower(rest[i : i + 16]) == "/ignoreemptyargs":
-                ignore_empty = True
-                i += 16
-                if i >= n:
-                    break
-            if ascii_lower(rest[i : i + 17]) == "/ignorebadnesting":
-                ignore_nesting = True
-                i += 17
-                if i >= n:
-                    break
-            if rest[i] != " ":
-                space = rest.find(" ", i)
-                flag = rest[i:space] if space >= 0 else rest[i:]
-                self._warn(node.file, node.line, f"AH02804: {where}: unknown flag '{flag}'")
-                if space >= 0:
-                    i = space
-            i += 1
-        params = _get_arguments(rest[i:])
-        self._check_params(name, location, params, node)
-        file, line = self.real_location(node.file, node.line)
-        macro = MacroDefinition(
-            name, params, [], location, file, line, ignore_empty, ignore_nesting
-        )
-        body = self._read_body(
-            reader, node, where, self.macro_ignore_bad_nesting or ignore_nesting, macro
-        )
-        if body is None:
-            # httpd's message holds a newline and a tab, which its log prints escaped.
-            raise ConfigError(
-                f"{where}\\n\\tcontents error: expected token not found: </Macro>",
-                node.file,
-                node.line,
-            )
-        macro.body = body
-        macro.fixed = [not any(p in text for p in params) for text in body]
-        if not body:
-            self._warn(node.file, node.line, f"AH02799: {where}: empty contents!")
-        else:
-            used = [False] * len(params)
-            for text in body:
-                _substitute(text, params, params, used)
-            for k, param in enumerate(params):
-                if not used[k]:
-                    self._warn(
-                        node.file,
-                        node.line,
-                        f"AH02800: {where}: argument '{param}' (#{k + 1}) never used",
-                    )
-        self.macros[name] = macro
-        self.macro_definitions.append(macro)
-        return []
-
-    def _check_params(self, name: str, location: str, params: list[str], node: Directive):
-        """mod_macro's check_macro_arguments: errors and warnings in that order."""
-        where = f"macro '{name}' ({location})"
-        for i, param in enumerate(params):
-            if not param:
-                raise ConfigError(f"{where}: empty argument #{i + 1} name", node.file, node.line)
-            if param[0] not in MACRO_ARG_PREFIX:
-                self._warn(
-                    node.file,
-                    node.line,
-                    f"AH02796: {where} argument name '{param}' (#{i + 1}) without expected "
-                    f"prefix, better prefix argument names with one of '{MACRO_ARG_PREFIX}'.",
-                )
-            if param.startswith("${"):
-                self._warn(
-                    node.file,
-                    node.line,
-                    f"AH02805: {where} argument name '{param}' (#{i + 1}) clashes with "
-                    "'Define' syntax '${...}', better use '$(...)'.",
-                )
-            for j in range(i + 1, len(params)):
-                other = params[j]
-                if param == other:
-                    raise ConfigError(
-                        f"argument name conflict in macro '{name}' ({location}): argument "
-                        f"'{param}': #{i + 1} and #{j + 1}, change argument names!",
-                        node.file,
-                        node.line,
-                    )
-                if other and (param.startswith(other) or other.startswith(param)):
-                    self._warn(
-                        node.file,
-                        node.line,
-                        f"AH02797: {where}: argument name prefix conflict ({param} #{i + 1} "
-                        f"and {other} #{j + 1}), be careful about your macro definition!",
-                    )
-
-    def _read_body(
-        self,
-        reader: _Reader,
-        node: Directive,
-        where: str,
-        ignore_nesting: bool,
-        macro: MacroDefinition,
-    ) -> list[str] | None:
-        """mod_macro's get_lines_till_end_token: lines up to the `</Macro>` that closes this
-        one (`<Macro>` inside counts), comments dropped; None when the text runs out first
-        or a line does not fit mod_macro's buffer."""
-        body: list[str] = []
-        macro_nesting = any_nesting = 1
-        previous = node.line
-        limit = MACRO_LINE_MAX - 1
-        for lineno, line in reader.stream():
-            if reader.sparse and reader.expansion is None:
-                # The fast reader left blank lines and comments out; httpd keeps the blank
-                # ones, and counts them in the lines of an expansion.
-                # A line of mod_macro's buffer's size or more ends its reading (ENOSPC): the
-                # physical line counts, with its indentation.
-                physical = reader.physical()
-                for raw in physical[previous : lineno - 1]:
-                    if len(raw) >= limit:
-                        return None
-                    if not raw.strip(" \t\n\v\f\r"):
-                        body.append("")
-                previous = lineno
-                if len(physical[lineno - 1] if lineno <= len(physical) else line) >= limit:
-                    return None
-            elif len(line) >= limit:
-                return None
-            if line[:1] == "#":
-                if "httpdlint" in line:
-                    self._body_pragma(reader, lineno, line, macro)
-                continue
-            first, _ = getword_conf(line)
-            if first[:2] == "</":
-                any_nesting -= 1
-                if not ignore_nesting and any_nesting < 0:
-                    self._warn(
-                        node.file,
-                        node.line,
-                        f"AH02793: bad (negative) nesting on line {lineno - node.line} of {where}",
-                    )
-            elif first[:1] == "<":
-                any_nesting += 1
-            lfirst = ascii_lower(first)
-            if lfirst == "</macro>":
-                self._non_blank(
-                    "AH02794: non blank chars found after directive closing",
-                    line[line.rfind(">") + 1 :],
-                    reader.path,
-                    lineno,
-                )
-                macro_nesting -= 1
-                if not macro_nesting:
-                    if not ignore_nesting and any_nesting:
-                        self._warn(
-                            node.file,
-                            node.line,
-                            f"AH02795: bad cumulated nesting ({any_nesting:+d}) in {where}",
-                        )
-                    return body
-            elif lfirst == "<macro":
-                macro_nesting += 1
-            body.append(line)
-        return None
-
-    def _body_pragma(self, reader: _Reader, lineno: int, line: str, macro: MacroDefinition):
-        """A `# httpdlint:` comment in a macro body. httpd drops comments from the body, and
-        what the body yields is found at each `Use` line: an ignore there applies to every
-        expansion. Unreadable ones, and ignore-file, stay where they are written."""
-        m = _PRAGMA.match(line)
-        if m is None or m.group(1) == "ignore-file":
-            self._pragma(reader, lineno, line)
-            return
-        codes = tuple(c.strip().upper() for c in m.group(2).replace(",", " ").split() if c.strip())
-        macro.pragmas.append(Pragma(reader.path, lineno, codes, m.group(3), False))
-
-    def x_use(self, reader: _Reader, node: Directive) -> list[Directive]:
-        """`Use name [values]`: mod_macro's use_macro. The substituted body is read next, in
-        place of the rest of the text being read, and its directives land where they would
-        in httpd: under the sections open here, or in those the body opens."""
-        if self.macros is None:
-            raise ConfigError("no macro defined before Use", node.file, node.line)
-        name, pos = getword_conf(node.raw)
-        name = ascii_lower(name)
-        if not name:
-            raise ConfigError("no macro name specified with Use", node.file, node.line)
-        macro = self.macros.get(name)
-        if macro is None:
-            raise ConfigError(f"macro '{name}' undefined", node.file, node.line)
-        # httpd's recursion test, a hack it owns to: the name of the text being read holds
-        # `macro 'x'` for every expansion it is inside.
-        if f"macro '{macro.name}'" in node.file:
-            raise ConfigError(
-                f"recursive use of macro '{macro.name}' is invalid", node.file, node.line
-            )
-        values = _get_arguments(node.raw[pos:])
-        if len(values) != len(macro.params):
-            raise ConfigError(
-                f"macro '{macro.name}' ({macro.location}) used with {len(values)} arguments "
-                f"instead of {len(macro.params)}",
-                node.file,
-                node.line,
-            )
-        where = (
-            f"macro '{macro.name}' ({macro.location}) used on line {node.line} of \"{node.file}\""
-        )
-        if not (self.macro_ignore_empty or macro.ignore_empty):
-            for i, value in enumerate(values):
-                if not value:
-                    self._warn(node.file, node.line, f"AH02798: {where}: empty argument #{i + 1}")
-        lines = []
-        params = macro.params
-        for number, text in enumerate(macro.body, 1):
-            out = text if macro.fixed[number - 1] else _substitute(text, params, values, None)
-            if out is None:
-                raise ConfigError(
-                    f"{where} error while substituting: while processing line {number} of "
-                    f"macro '{macro.name}' ({macro.location}) cannot substitute, buffer size "
-                    "too small",
-                    node.file,
-                    node.line,
-                )
-            lines.append(out)
-        text = "\n".join(lines)
-        self.bytes_read += len(text)  # a macro used inside macros can multiply the text
-        if self.bytes_read > self.opt.max_bytes:
-            raise ConfigError(
-                f"configuration exceeds {self.opt.max_bytes} bytes", node.file, node.line
-            )
-        macro.uses += 1
-        file, line = self.real_location(node.file, node.line)
-        expansion = _Expansion(where, file, line, macro)
-        self.expansions[where] = expansion
-        for pragma in macro.pragmas:
-            self.pragmas.append(Pragma(file, line, pragma.codes, pragma.reason, False, target=line))
-        if "\\" in text and any(out.endswith(("\\", "\\\r")) for out in lines):
-            # A value ending in a backslash continues the line onto the next one, as httpd
-            # reads the expansion with ap_cfg_getline like a file.
-            numbered: Iterator[tuple[int, str]] = logical_lines(text + "\n")
-        else:
-            numbered = iter([(k, out.strip(_C_SPACE)) for k, out in enumerate(lines, 1)])
-        plain = text.isascii() and not any(c in text for c in "\x1c\x1d\x1e\x1f")
-        reader.push(expansion, numbered, plain)
-        return []
-
-    def x_undef_macro(self, reader: _Reader, node: Directive) -> list[Directive]:
-        """`UndefMacro name`: a TAKE1 directive, then mod_macro's undef_macro."""
-        word, pos = getword_conf(node.raw)
-        if not word or pos < len(node.raw):
-            raise ConfigError(
-                "UndefMacro takes one argument, Remove a macro definition.",
-                node.file,
-                node.line,
-            )
-        if self.macros is None:
-            raise ConfigError("no macro defined before UndefMacro", node.file, node.line)
-        name = ascii_lower(word)
-        if name not in self.macros:
-            raise ConfigError(f"cannot remove undefined macro '{name}'", node.file, node.line)
-        del self.macros[name]
-        return []
-
-    def x_macro_ignore_empty(self, reader: _Reader, node: Directive) -> list[Directive]:
-        # NO_ARGS, yet httpd 2.4 takes words after it without a word of complaint.
-        self.macro_ignore_empty = True
-        return []
-
-    def x_macro_ignore_nesting(self, reader: _Reader, node: Directive) -> list[Directive]:
-        self.macro_ignore_bad_nesting = True
-        return []
-
-    def _settle_expansions(self, tree: list[Directive]) -> None:
-        """Put what expansions yielded at their `Use` line in a real file, keeping httpd's
-        own file and line for it in `macro` (what DUMP_CONFIG prints)."""
-        expansions = self.expansions
-
-        get = expansions.get
-        for node in itertools.chain(walk(tree), self.exec_directives):
-            expansion = get(node.file)
-            if expansion is not None:
-                macro = expansion.macro
-                node.macro = MacroOrigin(macro.name, macro.file, macro.line, node.file, node.line)
-                node.file = expansion.file
-                node.line = expansion.line
-        real = self.real_location
-        self.skipped = [(cond, *real(f, n), name, raw) for cond, f, n, name, raw in self.skipped]
-        undecided: dict[tuple[str, int], Directive] = {}
-        for (f, n), cond in self.undecided.items():
-            undecided.setdefault(real(f, n), cond)
-        self.undecided = undecided
-        self.notes = [(*real(f, n), message) for f, n, message in self.notes]
-        self.undefined = [(name, *real(f, n)) for name, f, n in self.undefined]
-        for pragma in self.pragmas:
-            if pragma.file in expansions:
-                pragma.file, pragma.line = real(pragma.file, pragma.line)
-                pragma.target = pragma.line if pragma.target is not None else None
 
     def x_cond(self, reader: _Reader, node: Directive) -> list[Directive]:
         raw = node.raw
@@ -1344,32 +774,6 @@ class Loader:
             self.nesting -= 1
 
 
-def _reader(path: str, text: str) -> _Reader:
-    """The lines of a file for the builder.
-
-    Without continuations or NULs (nearly every file) each physical line is a logical one,
-    and blank lines and comments (but httpdlint's own) are dropped here, in one pass.
-    """
-    # Substring tests run at memchr speed; a regex scan of a large file costs 20 ms more.
-    plain = text.isascii() and not any(c in text for c in "\x1c\x1d\x1e\x1f")
-    joined = "\\" in text and ("\\\n" in text or "\\\r\n" in text)
-    if joined or "\0" in text or len(text) > MAX_LINE:
-        return _Reader(path, logical_lines(text), plain=plain)
-    physical = text.split("\n")
-    if plain:
-        # Python's whitespace is C's here (no \x1c-\x1f, no non-ASCII): the C-level strip.
-        stripped = map(str.strip, physical)
-    else:
-        stripped = (raw.strip(" \t\n\v\f\r") for raw in physical)
-    kept = [
-        (number, line)
-        for number, line in enumerate(stripped, 1)
-        if line and (line[0] != "#" or "httpdlint" in line)
-    ]
-    return _Reader(path, iter(kept), plain=plain, sparse=True)
-
-
-_C_SPACE = " \t\n\v\f\r"  # apr_isspace
 # The first word of a line when it is not quoted: up to C whitespace.
 _FIRST_WORD = re.compile("([^ \t\n\v\f\r]+)[ \t\n\v\f\r]*").match
 
@@ -1403,14 +807,6 @@ _MODULE_EXEC = {
     "remoteiptrustedproxylist": ("remoteip_module", "x_ignore"),
     "remoteipinternalproxylist": ("remoteip_module", "x_ignore"),
 }
-# mod_macro's commands, all EXEC_ON_READ | OR_ALL: anywhere in a file, inside any section.
-_MACRO_EXEC = {
-    "<macro": "x_macro",
-    "use": "x_use",
-    "undefmacro": "x_undef_macro",
-    "macroignoreemptyargs": "x_macro_ignore_empty",
-    "macroignorebadnesting": "x_macro_ignore_nesting",
-}
 _EXEC_NAMES = frozenset(_CORE_EXEC) | frozenset(_MODULE_EXEC) | frozenset(_MACRO_EXEC)
 #: The directives httpd executes while it reads (EXEC_ON_READ): the loader judges their
 #: arguments itself, so the argument rule leaves them alone.
@@ -1423,168 +819,6 @@ def _in_perl(node: Directive | None) -> bool:
             return True
         node = node.parent
     return False
-
-
-def _get_arguments(text: str) -> list[str]:
-    """mod_macro's get_arguments: words as ap_getword_conf cuts them, after trimming only
-    spaces and tabs (so a lone form feed is one empty word, as in httpd)."""
-    words: list[str] = []
-    i, n = 0, len(text)
-    while i < n and text[i] in " \t":
-        i += 1
-    while i < n:
-        word, i = getword_conf(text, i)
-        words.append(word)
-        while i < n and text[i] in " \t":
-            i += 1
-    return words
-
-
-def _substitute(
-    line: str, params: list[str], values: list[str], used: list[bool] | None
-) -> str | None:
-    """One body line with parameters replaced, as mod_macro's substitute_macro_args.
-
-    From left to right, the earliest parameter found (the longest of those found at the
-    same place) is replaced; `@` ones by their value in double quotes, `"` and backslash
-    escaped. The search goes on after as many characters as the value has, which for a
-    quoted value is inside it. A value equal to its name is left as it is. None when the
-    result does not fit mod_macro's buffer (the line and its newline, 8192 bytes).
-    """
-    pos = 0
-    while True:
-        chosen = -1
-        which = 0
-        length = 0
-        for k, param in enumerate(params):
-            found = line.find(param, pos)
-            if found >= 0 and (
-                chosen < 0 or found < chosen or (found == chosen and length < len(param))
-            ):
-                chosen, length, which = found, len(param), k
-        if chosen < 0:
-            return line
-        name = params[which]
-        value = values[which]
-        if name != value:
-            if name[0] == "@":
-                value_text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-            else:
-                value_text = value
-            line = line[:chosen] + value_text + line[chosen + len(name) :]
-            if len(line) + 1 >= MACRO_LINE_MAX:
-                return None
-        pos = chosen + len(value)
-        if used is not None:
-            used[which] = True
-
-
-def fnmatch_test(pattern: str) -> bool:
-    """Whether a path is a wildcard pattern, as `apr_fnmatch_test` decides.
-
-    `*` and `?` are wildcards; `[` only with a `]` after it; a backslash hides the next
-    character. Anything else is a plain path, read as it is.
-    """
-    nesting = False
-    i = 0
-    n = len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == "*" or c == "?":
-            return True
-        if c == "\\":
-            i += 1
-            if i >= n:
-                return False
-        elif c == "[":
-            nesting = True
-        elif c == "]" and nesting:
-            return True
-        i += 1
-    return False
-
-
-def fnmatch(pattern: str, name: str) -> bool:
-    """`apr_fnmatch(pattern, name, APR_FNM_PERIOD)` for one path component.
-
-    Differs from Python's fnmatch: a backslash escapes the next character, `[^...]` negates
-    like `[!...]`, a `[` without its `]` is an ordinary character, and a leading dot in the
-    name must be matched by a literal dot (`*`, `?` and `[.]` do not match it).
-    """
-    if name[:1] == ".":
-        if pattern[:1] == ".":
-            pattern = pattern[1:]
-        elif pattern[:2] == "\\.":
-            pattern = pattern[2:]
-        else:
-            return False
-        name = name[1:]
-    return _fnmatch_regex(pattern).fullmatch(name) is not None
-
-
-@functools.lru_cache(maxsize=256)
-def _fnmatch_regex(pattern: str) -> re.Pattern[str]:
-    out: list[str] = []
-    i = 0
-    n = len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == "*":
-            out.append(".*")
-            i += 1
-        elif c == "?":
-            out.append(".")
-            i += 1
-        elif c == "[":
-            cls, end = _bracket(pattern, i + 1)
-            if cls is None:
-                out.append(re.escape("["))
-                i += 1
-            else:
-                out.append(cls)
-                i = end
-        elif c == "\\" and i + 1 < n:
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-        else:
-            out.append(re.escape(c))
-            i += 1
-    return re.compile("".join(out), re.DOTALL)
-
-
-def _bracket(p: str, j: int) -> tuple[str | None, int]:
-    """A `[...]` expression from just after its `[` (apr's fnmatch_ch): (regex, end), or
-    (None, 0) when it is not closed and the `[` is an ordinary character."""
-    n = len(p)
-    negate = j < n and p[j] in "!^"
-    if negate:
-        j += 1
-    items: list[str] = []
-    lead = j < n and p[j] == "]"  # a `]` right after `[` or `[!` is an ordinary character
-    while j < n:
-        if not lead:
-            if p[j] == "]":
-                if not items:
-                    return ("." if negate else "(?!)"), j + 1
-                return "[" + ("^" if negate else "") + "".join(items) + "]", j + 1
-            if p[j] == "\\":
-                j += 1
-                if j >= n:
-                    break
-        lead = False
-        lo = p[j]
-        if j + 1 < n and p[j + 1] == "-" and (j + 2 >= n or p[j + 2] != "]"):
-            j += 3 if j + 2 < n and p[j + 2] == "\\" else 2
-            if j >= n:
-                break
-            hi = p[j]
-            if lo <= hi:
-                items.append(re.escape(lo) + "-" + re.escape(hi))
-            j += 1
-            continue
-        items.append(re.escape(lo))
-        j += 1
-    return None, 0
 
 
 def _spelled(name: str) -> str:
@@ -1684,36 +918,6 @@ def default_server_root(root_file: str) -> str:
     if os.path.basename(parent) == "conf":
         return os.path.dirname(parent)
     return parent
-
-
-def read_envvars(path: str) -> dict[str, str]:
-    """Debian's `envvars`, read as data: `export NAME=value` lines, never executed.
-
-    Assignments inside if/else blocks apply in order, so the last branch (Debian's default
-    for /etc/apache2) wins. `$NAME` and `${NAME}` expand from earlier assignments.
-    """
-    values: dict[str, str] = {}
-    try:
-        with open(path, "rb") as fh:
-            text = decode(fh.read())
-    except OSError:
-        return values
-    assign = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
-    ref = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)[^}]*\}|\$([A-Za-z_][A-Za-z0-9_]*)")
-    for raw in text.splitlines():
-        line = raw.strip()
-        m = assign.match(line)
-        if not m:
-            continue
-        value = m.group(2).strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            quoted = value[0]
-            value = value[1:-1]
-            if quoted == "'":
-                values[m.group(1)] = value
-                continue
-        values[m.group(1)] = ref.sub(lambda r: values.get(r.group(1) or r.group(2), ""), value)
-    return values
 
 
 def load(root: str, options: LoadOptions | None = None) -> Config:

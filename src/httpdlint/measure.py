@@ -35,6 +35,7 @@ from httpdlint.procfs import (
     ProcessInfo,
     cmdline,
     is_httpd_name,
+    is_one_shot,
     mapped_libraries,
     ram,
     read_process,
@@ -245,26 +246,6 @@ def _check_running(pid: int, proc: str = PROC) -> None:
         raise ConfigError(f"no process with PID {pid} is running")
 
 
-# httpd options that make it print something and exit rather than serve: `apache2 -t`,
-# `-S`, `-M`, `-V`, `-v`, `-l`, `-L`, `-h` (and -t's variants such as `-t -D DUMP_VHOSTS`).
-_ONE_SHOT = {b"-t", b"-T", b"-S", b"-M", b"-V", b"-v", b"-l", b"-L", b"-h"}
-
-
-def _is_one_shot(pid: int, proc: str = PROC) -> bool:
-    """True for `apache2 -t` and friends (a config test, not a server to size), and for a
-    process without a command line: a zombie, or one exiting or still being exec'd."""
-    try:
-        with open(f"{proc}/{pid}/cmdline", "rb") as f:
-            argv = f.read().split(b"\0")
-    except FileNotFoundError:
-        return True  # gone since we read its stat
-    except OSError:
-        return False
-    if argv == [b""]:
-        return True
-    return any(arg in _ONE_SHOT for arg in argv[1:])
-
-
 def _wsgi_sockets(parent: int, proc: str) -> dict[str, str]:
     """socket:[INODE] -> `wsgi#ID` for the daemon groups' listening sockets of `parent`.
 
@@ -332,7 +313,7 @@ def find_trees(
             for p in processes
             if is_httpd_name(p.name)
             and not (p.ppid in by_pid and is_httpd_name(by_pid[p.ppid].name))
-            and not _is_one_shot(p.pid, proc)
+            and not is_one_shot(p.pid, proc)
         ]
     else:
         roots = []
@@ -406,7 +387,7 @@ def _backend_processes(proc: str) -> list[ProcessInfo]:
 
     out: list[ProcessInfo] = []
     uptime = None
-    for master in find_fpm_masters(proc):
+    for master in find_fpm_masters(proc, read_config=False):
         members = [(master.pid, "pool-master", master.conf or "")]
         for pool, pids in master.workers.items():
             members.extend((pid, "pool-worker", pool) for pid in pids)

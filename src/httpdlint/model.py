@@ -12,7 +12,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
-from .loader import Config, Loader, LoadOptions, read_envvars
+from .loader import Config, Loader, LoadOptions
+from .reading import read_envvars
 from .syntax import Directive, walk
 
 MPMS = {"mpm_prefork_module": "prefork", "mpm_worker_module": "worker", "mpm_event_module": "event"}

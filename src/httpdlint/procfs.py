@@ -26,6 +26,7 @@ __all__ = [
     "HTTPD_NAMES",
     "ProcessInfo",
     "is_httpd_name",
+    "is_one_shot",
     "read_process",
     "read_processes",
     "busy_threads",
@@ -97,6 +98,26 @@ _HTTPD_VARIANT = re.compile(r"httpd(\d*|[.-][\w.-]+)")
 def is_httpd_name(name: str) -> bool:
     """True for apache2, httpd and the distributions' variants (httpd.worker, ...)."""
     return name in HTTPD_NAMES or _HTTPD_VARIANT.fullmatch(name) is not None
+
+
+# httpd options that make it print something and exit rather than serve: `apache2 -t`,
+# `-S`, `-M`, `-V`, `-v`, `-l`, `-L`, `-h` (and -t's variants such as `-t -D DUMP_VHOSTS`).
+_ONE_SHOT = {b"-t", b"-T", b"-S", b"-M", b"-V", b"-v", b"-l", b"-L", b"-h"}
+
+
+def is_one_shot(pid: int, proc: str = PROC) -> bool:
+    """True for `apache2 -t` and friends (a config test, not a server to size), and for a
+    process without a command line: a zombie, or one exiting or still being exec'd."""
+    try:
+        with open(f"{proc}/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except FileNotFoundError:
+        return True  # gone since we read its stat
+    except OSError:
+        return False
+    if argv == [b""]:
+        return True
+    return any(arg in _ONE_SHOT for arg in argv[1:])
 
 
 def _real_name(pid: int, comm: str, proc: str) -> str:

@@ -264,25 +264,10 @@ def suggest(
                     )
                 )
     if logs:
-        warnings.extend(_log_warnings(model, g))
+        from httpdlint.history import log_warnings
+
+        warnings.extend(log_warnings(model, g.measurement))
     return Suggestion(g, recommendation, s, warnings)
-
-
-def _log_warnings(model, g: Gathered) -> list[Notice]:
-    from httpdlint import history
-
-    paths: list[str] = []
-    if model is not None:
-        log = (model.server_values("ErrorLog") or [None])[0]
-        if log and not log.startswith(("|", "syslog")):
-            root = model.config.server_root or ""
-            paths.append(log if log.startswith("/") else f"{root}/{log}")
-    if g.measurement is not None:
-        for tree in g.measurement.trees:
-            paths.extend(history.open_error_logs(tree.parent.pid))
-    if not paths:
-        paths.extend(history.DEFAULT_ERROR_LOGS)
-    return history.error_log_warnings(paths) + history.kernel_log_warnings()
 
 
 # --------------------------------------------------------------------------- rendering
