@@ -1,4 +1,5 @@
-"""Arguments httpd refuses (COR019) or reads otherwise than written (COR020).
+"""Arguments httpd refuses (COR019) or reads otherwise than written (COR020), and what the
+reading itself met (COR021: httpd's warnings, and what httpdlint could not check).
 
 arguments.py holds httpd's argument rules (each directive's kind and the values its handler
 checks, generated from the modules' sources); this module asks it about every directive httpd
@@ -12,6 +13,7 @@ backslash is judged by counting its words, and every distinct text is judged onc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from .. import arguments
@@ -23,6 +25,7 @@ from ..scopes import context_pass
 
 _MPM_NAMES = frozenset().union(*MPM_SETTINGS.values())
 _ZERO = bytes.maketrans(b"123456789", b"000000000")
+_AH_CODE = re.compile(r"AH\d{5}(?=: )")
 
 
 def _problems(model) -> dict[tuple[str, str], list[arguments.Problem]]:
@@ -105,3 +108,18 @@ def refused_by_httpd(model, rule, settings) -> Iterator[Finding]:
 def ignored_arguments(model, rule, settings) -> Iterator[Finding]:
     for node, problem in _at(model, "warning"):
         yield rule.finding(problem.message, node)
+
+
+@check("COR021")
+def reading_notes(model, rule, settings) -> Iterator[Finding]:
+    # A note with httpd's AH code is a warning httpd logs at startup; the others say where
+    # httpdlint reads less than httpd does, which is worth knowing but not a fault.
+    for file, line, message in model.config.notes:
+        code = _AH_CODE.match(message)
+        yield rule.finding(
+            message[code.end() + 2 :] if code else message,
+            file=file,
+            line=line or None,
+            httpd_code=code.group() if code else None,
+            severity=None if code else "info",
+        )
