@@ -2,16 +2,13 @@
 and Options as core's set_options applies its words.
 
 `access(section)` is a section's own verdict (open, restricted, denied, or None when it says
-nothing); `url_verdict` follows the sections a URL passes through, in httpd's order, to the
-verdict that applies; `options_granted` is what an Options line leaves on. The security and
-upgrade rules ask these instead of reading Require and Allow lines their own ways.
+nothing) and `options_granted` is what one Options line turns on. What a request meets after
+every section httpd merges is `merge.resolve` and `outcome.access`; the rules ask those, and
+these for what one section says by itself.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import os
-import re
 from collections.abc import Iterable, Iterator
 
 from .syntax import Directive
@@ -28,6 +25,12 @@ _OPTION_BITS = {
     "none": set(),
     "all": {"indexes", "includes", "inc_exec", "symlinks", "execcgi"},
 }
+
+
+def options_bits(word: str) -> set[str] | None:
+    """The option bits one Options word names (None: not an option)."""
+    bits = _OPTION_BITS.get(word.lower())
+    return set(bits) if bits is not None else None
 
 
 def options_granted(node: Directive) -> set[str]:
@@ -186,152 +189,3 @@ def is_root_dir(section: Directive) -> bool:
         and section.args[0] != ""
         and section.args[0].strip("/") == ""
     )
-
-
-def _dir_matches(pattern: str, path: str) -> bool:
-    pcomps = [c for c in pattern.split("/") if c]
-    comps = [c for c in path.split("/") if c]
-    if len(pcomps) > len(comps):
-        return False
-    return all(fnmatch.fnmatchcase(c, p) for c, p in zip(comps, pcomps, strict=False))
-
-
-def _loc_matches(section: Directive, url: str) -> bool:
-    return loc_args_match(section.lname, section.args, url)
-
-
-def loc_args_match(lname: str, args: list[str], url: str) -> bool:
-    """Whether a <Location> or <LocationMatch> with these words matches a URL."""
-    if not args:
-        return False
-    regex = None
-    if lname == "<locationmatch":
-        regex = args[0]
-    elif args[0] == "~" and len(args) > 1:
-        regex = args[1]
-    if regex is not None:
-        try:
-            return re.search(regex, url) is not None
-        except re.error:
-            return False
-    loc = args[0]
-    if loc == "/" or url == loc:
-        return True
-    if any(ch in loc for ch in "*?["):
-        return fnmatch.fnmatchcase(url, loc) or fnmatch.fnmatchcase(url, loc.rstrip("/") + "/*")
-    base = loc.rstrip("/")
-    return url.startswith(base + "/") or (not loc.endswith("/") and url.startswith(loc))
-
-
-def _scoped(model, vhost: Directive | None, kinds: tuple[str, ...]) -> list[Directive]:
-    """Sections of some kinds that apply to a virtual host: the server's, then its own."""
-    out = model.top(*kinds)
-    if vhost is not None:
-        out += [d for d in vhost.children or [] if d.lname in kinds]
-    return out
-
-
-def _docroot(model, vhost: Directive | None) -> str | None:
-    node = None
-    if vhost is not None:
-        for d in vhost.children or []:
-            if d.lname == "documentroot":
-                node = d
-    if node is None:
-        node = next(reversed(model.top("documentroot")), None)
-    if node is None or not node.args:
-        return None
-    return os.path.join(model.config.server_root, node.args[0])  # ServerRoot-relative
-
-
-def _dir_verdict(model, vhost: Directive | None, path: str) -> str | None:
-    """The access control <Directory> sections give a filesystem path (shortest first, then
-    in order; the last one that sets any wins)."""
-    dirs = [
-        d
-        for d in _scoped(model, vhost, ("<directory",))
-        if d.args and d.args[0] != "~" and _dir_matches(d.args[0], path)
-    ]
-    dirs.sort(key=lambda d: len([c for c in d.args[0].split("/") if c]))
-    for d in _scoped(model, vhost, ("<directory", "<directorymatch")):
-        if d.lname == "<directory" and d.args[:1] != ["~"]:
-            continue
-        try:
-            if re.search(d.args[-1], path.rstrip("/") + "/", re.IGNORECASE):
-                dirs.append(d)  # regular expressions apply after every plain <Directory>
-        except re.error:
-            continue
-    verdict = None
-    for d in dirs:
-        v = access(d)
-        if v is not None:
-            verdict = v
-    return verdict
-
-
-def _url_chain(model, vhost: Directive | None, url: str) -> str | None:
-    """The access control a URL gets from the document root's <Directory> sections and the
-    <Location> sections that match it (merged later, so they win)."""
-    verdict = None
-    root = _docroot(model, vhost)
-    if root is not None:
-        verdict = _dir_verdict(model, vhost, root.rstrip("/") + "/" + url.lstrip("/"))
-    for loc in _scoped(model, vhost, ("<location", "<locationmatch")):
-        if _loc_matches(loc, url):
-            v = access(loc)
-            if v is not None:
-                verdict = v
-    return verdict
-
-
-def url_verdict(model, section: Directive | None) -> str:
-    """The access control that applies where `section` serves (None: the main server): its
-    own, else what covers it; open when nothing restricts, as httpd grants a request that no
-    authorization applies to."""
-    if section is None or section.lname == "<virtualhost":
-        return _url_chain(model, section, "/") or "open"
-    own = access(section)
-    if own is not None:
-        return own
-    vhost = section.vhost()
-    verdict = None
-    if section.lname == "<location" and section.args and section.args[0] != "~":
-        verdict = _url_chain(model, vhost, section.args[0])
-    elif section.lname == "<directory" and section.args and section.args[0] != "~":
-        path = section.args[0]
-        verdict = _dir_verdict(model, vhost, path)
-        by_url = []
-        for url in _urls_for_dir(model, vhost, path):
-            v = None
-            for loc in _scoped(model, vhost, ("<location", "<locationmatch")):
-                if _loc_matches(loc, url) and access(loc) is not None:
-                    v = access(loc)
-            by_url.append(v or verdict)
-        if any(by_url):
-            verdict = _least(by_url)
-    return verdict or "open"
-
-
-def _urls_for_dir(model, vhost: Directive | None, path: str) -> list[str]:
-    """URLs that reach a directory: through an Alias or ScriptAlias, or the document root."""
-    out = []
-    pairs = []
-    for name in ("alias", "scriptalias"):
-        own = [d for d in vhost.children or [] if d.lname == name] if vhost is not None else []
-        for node in model.top(name) + own:
-            if len(node.args) == 2:
-                pairs.append((node.args[0], node.args[1]))
-    root = _docroot(model, vhost)
-    if root is not None:
-        pairs.append(("/", root))
-    for url, target in pairs:
-        base = target.rstrip("/") or "/"
-        if under(path, base):
-            rest = (path.rstrip("/") or "/")[len(base) :].lstrip("/")
-            out.append(url.rstrip("/") + "/" + rest if rest else url)
-    return out
-
-
-def under(path: str, base: str) -> bool:
-    path = path.rstrip("/") or "/"
-    return path == base or path.startswith(base.rstrip("/") + "/")

@@ -42,14 +42,15 @@ def fnmatch_test(pattern: str) -> bool:
     return False
 
 
-def fnmatch(pattern: str, name: str) -> bool:
-    """`apr_fnmatch(pattern, name, APR_FNM_PERIOD)` for one path component.
+def fnmatch(pattern: str, name: str, period: bool = True) -> bool:
+    """`apr_fnmatch(pattern, name, APR_FNM_PERIOD)` for one path component (without
+    `period`: `APR_FNM_PATHNAME` alone, as <Directory> and <Files> wildcards match).
 
     Differs from Python's fnmatch: a backslash escapes the next character, `[^...]` negates
     like `[!...]`, a `[` without its `]` is an ordinary character, and a leading dot in the
     name must be matched by a literal dot (`*`, `?` and `[.]` do not match it).
     """
-    if name[:1] == ".":
+    if period and name[:1] == ".":
         if pattern[:1] == ".":
             pattern = pattern[1:]
         elif pattern[:2] == "\\.":

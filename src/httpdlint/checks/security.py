@@ -13,18 +13,17 @@ import fnmatch
 import re
 from collections.abc import Iterable, Iterator
 
+from .. import merge, outcome
 from ..access import (
     access,
     grant_node,
     is_root_dir,
-    loc_args_match,
     option_word,
     options_with,
     restrict_hint,
-    under,
-    url_verdict,
 )
 from ..findings import Finding
+from ..merge import UserDirs, loc_args_match, under
 from ..registry import check
 from ..scopes import RAW
 from ..syntax import Directive, section_args, split_args
@@ -102,6 +101,8 @@ def directory_listing(model, rule, settings) -> Iterator[Finding]:
                 continue
             if section.lname == "<location" and section.args[0].rstrip("/") == "/icons":
                 continue
+        if not _lists(model, node):
+            continue
         word = option_word(node, "indexes")
         how = "" if word.lstrip("+").lower() == "indexes" else " (All includes Indexes)"
         yield rule.finding(
@@ -109,6 +110,40 @@ def directory_listing(model, rule, settings) -> Iterator[Finding]:
             "directory below that has no index file; remove Indexes (or use -Indexes)",
             node,
         )
+
+
+def _lists(model, node: Directive) -> bool:
+    """Whether Indexes is still on where the line's section serves, after every later or
+    more specific section httpd merges there (and whether anything is served there)."""
+    section = node.parent
+    if section is not None and section.lname == "<directory" and _userdir_only(model, section):
+        return False
+    found = merge.samples(model, section)
+    if not found:
+        return True  # no single request stands for the section: judge the line
+    for vhost, request, path in found:
+        if "indexes" in merge.resolve(model, vhost, request, path=path).options:
+            return True
+    return False
+
+
+def _userdir_only(model, section: Directive) -> bool:
+    """A <Directory> that only UserDir maps URLs to (/home/*/public_html with UserDir
+    public_html), on servers where UserDir serves nobody: never served."""
+    if not section.args or not model.has_module("userdir_module"):
+        return False
+    path = section.args[0].rstrip("/")
+    vhost = section.vhost()
+    servers = [vhost] if vhost is not None else [None, *(v.node for v in model.virtual_hosts())]
+    forms = set()
+    for server in servers:
+        dirs = merge.userdirs(model, server)
+        if dirs.serves_anyone():
+            return False
+        if dirs.path is not None:
+            for where in dirs.path.args:
+                forms.add(where if where.startswith("/") else "/home/*/" + where.strip("/"))
+    return any(path == f.rstrip("/") or path.startswith(f.rstrip("/") + "/") for f in forms)
 
 
 @check("SEC005")
@@ -298,13 +333,12 @@ def status_open(model, rule, settings) -> Iterator[Finding]:
         if module is None or not model.has_module(module):
             continue
         section = node.parent
-        verdict = url_verdict(model, section)
+        if not _open(model, section, ("GET",)):
+            continue
         if section is None or section.lname == "<virtualhost":
             place = "for every URL " + _where(node)
         else:
             place = f"at <{section.section_label()}>"
-        if verdict != "open":
-            continue
         grant = grant_node(section) if section is not None else None
         why = (
             f"{_show(grant)} lets anyone read"
@@ -324,69 +358,47 @@ def status_open(model, rule, settings) -> Iterator[Finding]:
         )
 
 
+def _open(model, section: Directive | None, methods: tuple[str, ...]) -> bool:
+    """Whether an anonymous client from an unknown address gets in where a section serves,
+    with one of these methods, after everything httpd merges there (the section's own
+    access control when no single request stands for it)."""
+    found = merge.samples(model, section)
+    if not found:
+        return section is not None and access(section) in (None, "open")
+    for method in methods:
+        for vhost, request, path in found:
+            request.method = method
+            result = merge.resolve(model, vhost, request, path=path)
+            if outcome.access(model, result, request).access == outcome.ALLOWED:
+                return True
+    return False
+
+
 # -- SEC010 -------------------------------------------------------------------------------
-
-
-class _UserDir:
-    def __init__(self) -> None:
-        self.path: Directive | None = None
-        self.globally: str | None = None
-        self.enabled: set[str] = set()
-        self.disabled: set[str] = set()
-        self.nodes: list[Directive] = []
-
-    def read(self, node: Directive) -> None:
-        self.nodes.append(node)
-        if not node.args:
-            return
-        kw = node.args[0].lower()
-        names = {a.lower() for a in node.args[1:]}
-        if kw in ("disable", "disabled", "enable", "enabled"):
-            if not names:
-                self.globally = "disabled" if kw.startswith("disable") else "enabled"
-            elif kw.startswith("disable"):
-                self.disabled |= names
-            else:
-                self.enabled |= names
-        else:
-            self.path = node
-
-    def merged(self, base: _UserDir) -> _UserDir:
-        out = _UserDir()
-        out.path = self.path or base.path
-        out.globally = self.globally or base.globally
-        out.enabled, out.disabled = self.enabled, self.disabled  # mod_userdir: not merged
-        out.nodes = self.nodes
-        return out
-
-    def root_reachable(self) -> bool:
-        if self.path is None or "root" in self.disabled:
-            return False
-        return not (self.globally == "disabled" and "root" not in self.enabled)
 
 
 @check("SEC010")
 def userdir_root(model, rule, settings) -> Iterator[Finding]:
     if not model.has_module("userdir_module"):
         return
-    server = _UserDir()
+    server = UserDirs()
     for node in model.top("userdir"):
         server.read(node)
-    if server.root_reachable():
+    if server.serves("root"):
         yield rule.finding(
             f"{_show(server.path)} without `UserDir disabled root`: /~root/ maps into root's "
             "home directory; add UserDir disabled root",
             server.path,
         )
     for vhost in model.virtual_hosts():
-        own = _UserDir()
+        own = UserDirs()
         for node in vhost.directives:
             if node.lname == "userdir":
                 own.read(node)
         if not own.nodes:
             continue  # the virtual host keeps the server's UserDir settings whole
         merged = own.merged(server)
-        if not merged.root_reachable():
+        if not merged.serves("root"):
             continue
         note = ""
         if "root" in server.disabled:
@@ -580,7 +592,7 @@ def webdav_open(model, rule, settings) -> Iterator[Finding]:
         section = node.parent
         if section is None:
             continue
-        if url_verdict(model, section) != "open":
+        if not _open(model, section, ("PUT", "DELETE")):
             continue
         grant = grant_node(section)
         why = f"{_show(grant)} lets anyone" if grant else "nothing restricts who may"
@@ -611,18 +623,49 @@ def location_root_grants(model, rule, settings) -> Iterator[Finding]:
         # judge each distinct text once.
         whole = {raw for raw in set(map(RAW, sections)) if _whole_site(name, section_args(raw))}
         if whole:
-            yield from _root_grants(rule, [s for s in sections if s.raw in whole])
+            yield from _root_grants(model, rule, [s for s in sections if s.raw in whole])
 
 
-def _root_grants(rule, sections: list[Directive]) -> Iterator[Finding]:
+def _root_grants(model, rule, sections: list[Directive]) -> Iterator[Finding]:
     for section in sections:
         grant = grant_node(section)
-        if grant is None or access(section) != "open":
+        if grant is None:
             continue
+        undone = _undone(model, section)
+        if undone is None:
+            continue
+        url, line = undone
         yield rule.finding(
             f"{_show(grant)} in <{section.section_label()}>: <Location> is merged after "
-            "every <Directory> and <Files>, so this grants the whole site and undoes their "
-            'denials (<Directory />, <FilesMatch "^\\.ht">); grant access in <Directory> '
-            "sections instead",
+            f"every <Directory> and <Files>, so this grants the whole site and undoes their "
+            f"denials ({url} is refused by {_show(line)} at {line.file}:{line.line} without "
+            "it, served with it); grant access in <Directory> sections instead",
             grant,
         )
+
+
+def _undone(model, section: Directive) -> tuple[str, Directive] | None:
+    """A request the section lets in that httpd refuses without it: the access files and
+    password files in the DocumentRoot, the root, each Alias, each denied <Directory>."""
+    vhost = section.vhost()
+    names = model.server_directive("AccessFileName")
+    files = [*(names.args if names is not None else [".htaccess"]), ".htpasswd"]
+    urls = ["/" + f for f in dict.fromkeys(files)] + ["/"]
+    own = vhost.children or [] if vhost is not None else []
+    for node in own + model.tree:
+        if node.lname in ("alias", "scriptalias") and len(node.args) == 2:
+            urls.append(node.args[0])
+        elif node.lname == "<directory" and access(node) == "denied":
+            for _, request, _ in merge.samples(model, node):
+                if request.url is not None:
+                    urls.append(request.url)
+    for url in dict.fromkeys(urls):
+        request = merge.Request(url=url)
+        without = merge.resolve(model, vhost, request, skip=frozenset({section}))
+        denied = outcome.access(model, without, request)
+        if denied.access != outcome.DENIED or denied.deciding is None:
+            continue
+        granted = outcome.access(model, merge.resolve(model, vhost, request), request)
+        if granted.access == outcome.ALLOWED:
+            return url, denied.deciding
+    return None

@@ -149,8 +149,14 @@ def evaluate_protocols(args: list[str], version: str, how_all: str = "all") -> P
 
 
 def _protocol_directives(model) -> Iterator[Directive]:
-    yield from model.find("SSLProtocol")
-    yield from model.find("SSLProxyProtocol")
+    """The SSLProtocol and SSLProxyProtocol lines httpd applies: mod_ssl keeps the last one
+    at server level and the last one in each virtual host, so an earlier line replaced by a
+    later one in the same place never reaches a client."""
+    for name in ("sslprotocol", "sslproxyprotocol"):
+        last: dict[Directive | None, Directive] = {}
+        for node in model.find(name):
+            last[node.vhost()] = node
+        yield from sorted(last.values(), key=lambda d: (d.file, d.line))
 
 
 def _address_key(vhost) -> tuple[str, ...]:
