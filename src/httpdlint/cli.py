@@ -357,8 +357,11 @@ def dump(
     module: Modules = None,
     server_root: ServerRoot = None,
     output: Output = None,
+    vhosts: Annotated[
+        bool, typer.Option("--vhosts", help="The virtual-host map, like `httpd -S`.")
+    ] = False,
 ) -> None:
-    """The evaluated configuration, like `httpd -t -D DUMP_CONFIG`."""
+    """The evaluated configuration, like `httpd -t -D DUMP_CONFIG` (--vhosts: like -S)."""
     from .dump import dump_json, dump_text
 
     try:
@@ -367,7 +370,13 @@ def dump(
         (model,) = load_models(
             [path] if path else [], server_root, define or [], module or [], apache_version
         )
-        text = dump_json(model.config) if fmt == "json" else dump_text(model.config.tree)
+        if vhosts:
+            from .vhosts import render_json, render_text, vhost_map
+
+            vmap = vhost_map(model)
+            text = render_json(vmap) if fmt == "json" else render_text(vmap)
+        else:
+            text = dump_json(model.config) if fmt == "json" else dump_text(model.config.tree)
     except ConfigError as exc:
         fail(str(exc))
     emit(text, output)

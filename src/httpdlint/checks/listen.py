@@ -17,6 +17,7 @@ from ..findings import Finding
 from ..registry import check
 from ..scopes import PARENT, RAW, context_pass, direct, unique, vhost_nodes
 from ..syntax import Directive
+from ..vhosts import split_hostport
 
 
 @dataclass
@@ -142,19 +143,6 @@ def overlapping_listen(model, rule, settings) -> Iterator[Finding]:
         seen.append(cur)
 
 
-def _split_hostport(text: str) -> tuple[str, str | None]:
-    text = text.strip().lower()
-    if text.startswith("["):
-        end = text.find("]")
-        host = text[: end + 1]
-        rest = text[end + 1 :]
-        return host, rest[1:] if rest.startswith(":") else None
-    if text.count(":") == 1:
-        host, _, port = text.partition(":")
-        return host, port
-    return text, None
-
-
 def vhost_addresses(vhost) -> list[str]:
     """Normalised `host:port` strings of a virtual host (`*:80`, `_default_:443`, `*`)."""
     return [_norm_addr(arg) for arg in vhost.addresses]
@@ -165,7 +153,7 @@ def _server_name(value: str) -> str:
     v = value.strip().lower()
     if "://" in v:
         v = v.split("://", 1)[1]
-    host, _ = _split_hostport(v)
+    host, _ = split_hostport(v)
     return host.rstrip(".")
 
 
@@ -199,7 +187,7 @@ def _name_based_22(model) -> set[str]:
 
 @functools.lru_cache(maxsize=4096)
 def _norm_addr(text: str) -> str:
-    host, port = _split_hostport(text)
+    host, port = split_hostport(text)
     return f"{host}:{port}" if port else host
 
 
@@ -320,7 +308,7 @@ ADDRESSES = operator.attrgetter("addresses")
 
 def _unheard(arg: str, ls: list[ListenAddr]) -> str | None:
     """Why a virtual host address receives nothing from these listeners, or None."""
-    host, port_text = _split_hostport(arg)
+    host, port_text = split_hostport(arg)
     if not port_text or port_text == "*":
         return None
     try:
