@@ -382,6 +382,42 @@ def dump(
     emit(text, output)
 
 
+@app.command()
+def explain(
+    url: Annotated[str, typer.Argument(help="http://host[:port]/path, https://..., or /path.")],
+    path: Annotated[str | None, typer.Argument(help="Main config file or server root.")] = None,
+    method: Annotated[str, typer.Option("--method", "-X", help="The request method.")] = "GET",
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="The local address the client connects to."),
+    ] = None,
+    client: Annotated[
+        str | None, typer.Option("--client", help="The client's address (else unknown).")
+    ] = None,
+    fmt: Format = "text",
+    apache_version: Version = None,
+    define: Defines = None,
+    module: Modules = None,
+    server_root: ServerRoot = None,
+    output: Output = None,
+) -> None:
+    """Which server answers a request, what applies to it in httpd's order, and the result."""
+    from .explain import explain as run
+    from .explain import parse_url, render_json, render_text
+
+    try:
+        if fmt not in ("text", "json"):
+            raise ConfigError(f"unknown format {fmt!r}: text or json")
+        request = parse_url(url, method, client)
+        (model,) = load_models(
+            [path] if path else [], server_root, define or [], module or [], apache_version
+        )
+        found = run(model, request, address)
+    except ConfigError as exc:
+        fail(str(exc))
+    emit(render_json(found) if fmt == "json" else render_text(found), output)
+
+
 @app.command("rules")
 def list_rules(fmt: Format = "text") -> None:
     """The rule catalog."""
