@@ -28,10 +28,11 @@ from httpdlint.explain import explain, parse_url
 from httpdlint.model import load_model
 
 MODULES = "/usr/lib/apache2/modules"
-LOADED = (
-    "mpm_event authz_core authz_host authz_user access_compat authn_core authn_file "
-    "auth_basic autoindex dir alias userdir dav dav_fs mime rewrite allowmethods headers"
-).split()
+LOADED = [
+    *("mpm_event", "authz_core", "authz_host", "authz_user", "access_compat", "authn_core"),
+    *("authn_file", "auth_basic", "autoindex", "dir", "alias", "userdir", "dav", "dav_fs"),
+    *("mime", "rewrite", "allowmethods", "headers"),
+]
 
 CONF = """\
 ServerRoot {root}

@@ -361,11 +361,10 @@ def _rewrites_here(result: Result, applied: list[Directive]) -> None:
 def _translate(model, ctx: Context, result: Result, url: str) -> str | None:
     vhost = ctx.vhost
     own = vhost.children or [] if vhost is not None else []
-    server = model.tree
 
     def named(*names: str) -> list[Directive]:
         # mod_alias: a virtual host's own lines first, then the server's.
-        return [d for d in own if d.lname in names] + [d for d in server if d.lname in names]
+        return [d for d in own if d.lname in names] + _top(model, names)
 
     for d in named("redirect", "redirectmatch", "redirectpermanent", "redirecttemp"):
         if _redirect_matches(d, url):
@@ -395,7 +394,10 @@ def _translate(model, ctx: Context, result: Result, url: str) -> str | None:
 def _vhost_obj(model, vhost: Directive | None):
     if vhost is None:
         return None
-    return next((v for v in model.virtual_hosts() if v.node is vhost), None)
+    by_node = model.cache.get("merge.vhosts")
+    if by_node is None:
+        by_node = model.cache["merge.vhosts"] = {v.node: v for v in model.virtual_hosts()}
+    return by_node.get(vhost)
 
 
 def docroot(model, vhost: Directive | None) -> str:
@@ -403,6 +405,21 @@ def docroot(model, vhost: Directive | None) -> str:
     node = model.effective("DocumentRoot", _vhost_obj(model, vhost))
     path = node.args[0] if node is not None and node.args else DEFAULT_DOCROOT
     return os.path.join(model.config.server_root, path)
+
+
+def _top(model, names: tuple[str, ...]) -> list[Directive]:
+    """Server-level lines of these names in reading order (one scan per model)."""
+    key = ("merge.top", names)
+    found = model.cache.get(key)
+    if found is None:
+        found = model.cache[key] = model.top(*names) if len(names) > 1 else model.top(names[0])
+    return found
+
+
+def aliases(model, vhost: Directive | None) -> list[Directive]:
+    """Alias and ScriptAlias lines that apply on a server: its own, then the main server's."""
+    own = [d for d in vhost.children or [] if d.lname in ("alias", "scriptalias")] if vhost else []
+    return own + _top(model, ("alias", "scriptalias"))
 
 
 def _redirect_matches(d: Directive, url: str) -> bool:
@@ -473,7 +490,7 @@ def _rewrite_applies(model, vhost: Directive | None, url: str) -> Directive | No
     if vhost is not None and any(
         d.lname == "rewriteoptions" and "inherit" in d.raw.lower() for d in nodes
     ):
-        rules += [d for d in model.tree if d.lname == "rewriterule"]
+        rules += model.top("rewriterule")
     for d in rules:
         if not d.args:
             continue
@@ -580,11 +597,7 @@ def under(path: str, base: str) -> bool:
 def urls_for_dir(model, vhost: Directive | None, path: str) -> list[str]:
     """URLs that reach a directory on a server: through an Alias or ScriptAlias, or the
     DocumentRoot."""
-    own = [d for d in vhost.children or []] if vhost is not None else []
-    pairs = []
-    for node in own + model.tree:
-        if node.lname in ("alias", "scriptalias") and len(node.args) == 2:
-            pairs.append((node.args[0], node.args[1]))
+    pairs = [(d.args[0], d.args[1]) for d in aliases(model, vhost) if len(d.args) == 2]
     pairs.append(("/", docroot(model, vhost)))
     out = []
     for url, target in pairs:

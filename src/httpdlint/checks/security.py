@@ -101,7 +101,7 @@ def directory_listing(model, rule, settings) -> Iterator[Finding]:
                 continue
             if section.lname == "<location" and section.args[0].rstrip("/") == "/icons":
                 continue
-        if not _lists(model, node):
+        if not _still_on(model, node, "indexes"):
             continue
         word = option_word(node, "indexes")
         how = "" if word.lstrip("+").lower() == "indexes" else " (All includes Indexes)"
@@ -112,9 +112,10 @@ def directory_listing(model, rule, settings) -> Iterator[Finding]:
         )
 
 
-def _lists(model, node: Directive) -> bool:
-    """Whether Indexes is still on where the line's section serves, after every later or
-    more specific section httpd merges there (and whether anything is served there)."""
+def _still_on(model, node: Directive, bit: str) -> bool:
+    """Whether an option the line turns on is still on where its section serves, after
+    every later or more specific section httpd merges there (and whether anything is
+    served there at all)."""
     section = node.parent
     if section is not None and section.lname == "<directory" and _userdir_only(model, section):
         return False
@@ -122,7 +123,7 @@ def _lists(model, node: Directive) -> bool:
     if not found:
         return True  # no single request stands for the section: judge the line
     for vhost, request, path in found:
-        if "indexes" in merge.resolve(model, vhost, request, path=path).options:
+        if bit in merge.resolve(model, vhost, request, path=path).options:
             return True
     return False
 
@@ -151,6 +152,8 @@ def ssi_exec(model, rule, settings) -> Iterator[Finding]:
     if not model.has_module("include_module"):
         return
     for node in options_with(model, "inc_exec"):
+        if not _still_on(model, node, "inc_exec"):
+            continue
         word = option_word(node, "includes")
         how = "" if word.lstrip("+").lower() == "includes" else " (All includes Includes)"
         yield rule.finding(
@@ -210,7 +213,7 @@ def exec_cgi(model, rule, settings) -> Iterator[Finding]:
                 continue
             if section.lname == "<location" and any(under(arg, u) for u in urls):
                 continue
-        if _other_handler(section):
+        if _other_handler(section) or not _still_on(model, node, "execcgi"):
             continue
         word = option_word(node, "execcgi", "runscripts")
         how = "" if word.lstrip("+").lower() == "execcgi" else f" ({word} includes ExecCGI)"
@@ -651,11 +654,10 @@ def _undone(model, section: Directive) -> tuple[str, Directive] | None:
     names = model.server_directive("AccessFileName")
     files = [*(names.args if names is not None else [".htaccess"]), ".htpasswd"]
     urls = ["/" + f for f in dict.fromkeys(files)] + ["/"]
-    own = vhost.children or [] if vhost is not None else []
-    for node in own + model.tree:
-        if node.lname in ("alias", "scriptalias") and len(node.args) == 2:
-            urls.append(node.args[0])
-        elif node.lname == "<directory" and access(node) == "denied":
+    urls += [d.args[0] for d in merge.aliases(model, vhost) if len(d.args) == 2]
+    own = [d for d in vhost.children or [] if d.lname == "<directory"] if vhost else []
+    for node in own + model.top("<directory"):
+        if access(node) == "denied":
             for _, request, _ in merge.samples(model, node):
                 if request.url is not None:
                     urls.append(request.url)
