@@ -77,6 +77,22 @@ Header always set X-Vhost main
     <Directory {root}/a/listed>
         Options +Indexes
     </Directory>
+    <Directory {root}/a/listed/not>
+        Options -Indexes
+    </Directory>
+    <Directory {root}/a/nested>
+        <Files "*.secret">
+            Require all denied
+        </Files>
+    </Directory>
+    <LocationMatch "^/regex/">
+        Require all denied
+    </LocationMatch>
+    <Location /any>
+        Order deny,allow
+        Deny from all
+        Satisfy Any
+    </Location>
     <Location />
         Order allow,deny
         Allow from all
@@ -143,6 +159,15 @@ Header always set X-Vhost main
         AuthMerging And
         Require ip 10.0.0.0/8
     </Location>
+    <Location /either>
+        AuthMerging Or
+        Require ip 10.0.0.0/8
+    </Location>
+    <Directory {root}/b/nested>
+        <Files "*.secret">
+            Require all denied
+        </Files>
+    </Directory>
 </VirtualHost>
 
 # Meant to catch every unknown Host, but read after the sites: never the default server.
@@ -183,6 +208,13 @@ FILES = {
     "b/method-if/x.txt": "x",
     "b/cond/x.txt": "x",
     "b/both/x.txt": "x",
+    "a/listed/not/one.txt": "1",
+    "a/nested/x.secret": "x",
+    "a/nested/x.txt": "x",
+    "a/regex/x.txt": "x",
+    "a/any/x.txt": "x",
+    "b/either/x.txt": "x",
+    "b/nested/x.secret": "x",
     "users/alice/one.txt": "1",
     "users/root/one.txt": "1",
     "catchall/index.html": "catchall",
@@ -229,6 +261,13 @@ REQUESTS = [
     ("HEAD", "b.test", "port", "/method-if/x.txt"),
     ("GET", "b.test", "port", "/cond/x.txt"),
     ("GET", "b.test", "port", "/both/x.txt"),
+    ("GET", "a.test", "port", "/listed/not/"),
+    ("GET", "a.test", "port", "/nested/x.secret"),
+    ("GET", "a.test", "port", "/nested/x.txt"),
+    ("GET", "a.test", "port", "/regex/x.txt"),
+    ("GET", "a.test", "port", "/any/x.txt"),
+    ("GET", "b.test", "port", "/either/x.txt"),
+    ("GET", "b.test", "port", "/nested/x.secret"),
     ("GET", "anything.test", "port2", "/"),
     ("GET", "b.test", "port2", "/"),
     ("GET", "b.test", "port3", "/"),

@@ -270,10 +270,10 @@ def _merge(model, result: Result, state: _Options, kind: str, section, nodes) ->
 
 
 def resolve(model, vhost: Directive | None, request: Request, *, path: str | None = None,
-            skip: frozenset = frozenset()) -> Result:  # fmt: skip
+            skip: frozenset = frozenset(), force: frozenset = frozenset()) -> Result:  # fmt: skip
     """Map the request's URL to a file (unless `path` is given) and merge every section
     that applies, in httpd's order; sections in `skip` are left out (to see what one
-    section changes)."""
+    section changes), undecided <If> sections in `force` are taken as true."""
     ctx = context(model, vhost)
     url = None if request.url is None else re.sub("/{2,}", "/", request.url.split("?")[0]) or "/"
     result = Result(url or "", vhost)
@@ -321,12 +321,12 @@ def resolve(model, vhost: Directive | None, request: Request, *, path: str | Non
             applied.append(d)
             _merge(model, result, state, "location", d, d.children or [])
     nested = [c for s in applied for c in s.children or [] if c.lname in _IF_KINDS]
-    _if_walk(model, result, state, ctx.ifs + nested, request, skip)
+    _if_walk(model, result, state, ctx.ifs + nested, request, skip, force)
     _rewrites_here(result, applied)
     return result
 
 
-def _if_walk(model, result, state, sections, request, skip) -> None:
+def _if_walk(model, result, state, sections, request, skip, force) -> None:
     from .conditions import decide_expr
 
     chain_done = False
@@ -338,6 +338,9 @@ def _if_walk(model, result, state, sections, request, skip) -> None:
         if chain_done:
             continue
         verdict = True if d.lname == "<else" else decide_expr(" ".join(d.args), request)
+        if verdict is None and d in force:
+            result.conditional.append(d)
+            verdict = True
         if verdict is None:
             result.applied.append(Applied("if?", d, [c for c in d.children or []]))
             result.conditional.append(d)

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 
 from . import authz
-from .merge import Request, Result
+from .merge import Request, Result, resolve
 from .syntax import Directive
 
 ALLOWED, DENIED, LOGIN, DEPENDS = "allowed", "denied", "login", "depends"
@@ -100,16 +100,9 @@ def decide(model, result: Result, request: Request) -> Outcome:
         what, node = result.undecided[0]
         return Outcome(DEPENDS, None, f"{what} ({_at(node)}): no status is claimed", node)
     shown = access(model, result, request)
-    for section in result.conditional:
-        if any(c.lname in authz_names() for c in section.walk() if c is not section):
-            return Outcome(
-                DEPENDS,
-                None,
-                f"<{section.section_label()}> ({os.path.basename(section.file)}:{section.line}) "
-                f"may change access and cannot be decided from the request; without it: "
-                f"{shown.access}",
-                section,
-            )
+    undecided = _undecided_access(model, result, request, shown)
+    if undecided is not None:
+        return undecided
     if shown.access != ALLOWED:
         return shown
     method = request.method.upper()
@@ -137,8 +130,30 @@ def _refuses(allowed: Directive, method: str) -> bool:
     return (method if method != "HEAD" else "GET") not in names
 
 
-def authz_names() -> set[str]:
-    return {"require", "order", "allow", "deny", "satisfy", "<requireany", "<requireall"}
+def _undecided_access(model, result: Result, request: Request, shown: Outcome) -> Outcome | None:
+    """With <If> sections the request cannot decide, access is known only if every way
+    they could go gives the same answer (tried for up to three of them)."""
+    ifs = result.conditional
+    if not ifs:
+        return None
+    if len(ifs) <= 3:
+        path = result.filename
+        answers = {shown.access}
+        for mask in range(1, 2 ** len(ifs)):
+            force = frozenset(s for i, s in enumerate(ifs) if mask >> i & 1)
+            other = resolve(model, result.vhost, request, path=path, force=force)
+            answers.add(access(model, other, request).access)
+        if len(answers) == 1:
+            return None
+    section = ifs[0]
+    return Outcome(
+        DEPENDS,
+        None,
+        f"<{section.section_label()}> ({os.path.basename(section.file)}:{section.line}) "
+        f"may change access and cannot be decided from the request; without it: "
+        f"{shown.access}",
+        section,
+    )
 
 
 def _file(model, result: Result, request: Request, shown: Outcome) -> Outcome:
