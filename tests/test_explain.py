@@ -127,3 +127,22 @@ def test_a_broken_configuration_names_file_and_line(tmp_path: Path):
 )
 def test_if_expressions_the_request_decides(expr: str, request_: Request, expected):
     assert decide_expr(f'"{expr}"', request_) is expected
+
+
+def test_https_shows_the_tls_lines_in_force(tmp_path: Path):
+    """mod_ssl keeps the last SSLProtocol of a virtual host, else the server's last one."""
+    conf = tmp_path / "httpd.conf"
+    conf.write_text(
+        "LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so\n"
+        "SSLProtocol all -SSLv3\n"
+        "<VirtualHost *:443>\n"
+        "    ServerName secure.test\n"
+        "    SSLEngine on\n"
+        "</VirtualHost>\n"
+        "SSLProtocol -all +TLSv1.2 +TLSv1.3\n"
+    )
+    doc = json.loads(run("https://secure.test/", str(conf), "-f", "json").stdout)
+    tls = {d["name"]: (d["args"], d["line"]) for d in doc["tls"]}
+    assert tls["SSLProtocol"] == (["-all", "+TLSv1.2", "+TLSv1.3"], 7)
+    assert tls["SSLEngine"] == (["on"], 5)
+    assert doc["request"]["port"] == 443

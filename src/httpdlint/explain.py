@@ -18,6 +18,7 @@ from .outcome import Outcome, decide
 from .syntax import Directive
 from .vhosts import vhost_map
 
+_TLS = ("SSLEngine", "SSLProtocol", "SSLCipherSuite", "SSLHonorCipherOrder", "SSLCertificateFile")
 _OPTION_NAMES = (
     ("indexes", "Indexes"),
     ("inc_exec", "Includes"),
@@ -38,6 +39,7 @@ class Explanation:
     server_why: str
     result: Result
     outcome: Outcome
+    tls: list[Directive]
 
 
 def parse_url(url: str, method: str, client: str | None) -> Request:
@@ -67,7 +69,11 @@ def explain(model, request: Request, address: str | None = None) -> Explanation:
     vhost, why = vhost_map(model).select(address, request.port, request.host)
     node = vhost.node if vhost is not None else None
     result = resolve(model, node, request)
-    return Explanation(request, address, node, why, result, decide(model, result, request))
+    tls = []
+    if request.scheme == "https":
+        # Server-wide mod_ssl settings: the virtual host's last line, else the server's last.
+        tls = [d for n in _TLS if (d := model.effective(n, vhost)) is not None]
+    return Explanation(request, address, node, why, result, decide(model, result, request), tls)
 
 
 def _is_ip(text: str | None) -> bool:
@@ -119,6 +125,8 @@ def render_text(e: Explanation) -> str:
         lines.append(f"  {title}")
         for d in step.lines:
             lines.append(f"    {_place(d)}  {_show(d)}")
+    for d in e.tls:
+        lines.append(f"tls:      {_show(d)} ({_place(d)})")
     lines.append(f"options:  {' '.join(_options(res)) or 'None'}")
     if res.htaccess:
         lines.append(f".htaccess may change this (AllowOverride): {', '.join(res.htaccess)}")
@@ -166,6 +174,7 @@ def render_json(e: Explanation) -> str:
             }
             for step in res.applied
         ],
+        "tls": [_line_json(d) for d in e.tls],
         "options": _options(res),
         "htaccess": res.htaccess,
         "access": out.access,
