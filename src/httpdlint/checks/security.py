@@ -9,8 +9,6 @@ including its quirk that a virtual host's own UserDir lines replace the server's
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from collections.abc import Iterable, Iterator
 
 from .. import merge, outcome
@@ -23,7 +21,7 @@ from ..access import (
     restrict_hint,
 )
 from ..findings import Finding
-from ..merge import UserDirs, loc_args_match, under
+from ..merge import UserDirs, files_matches, loc_args_match, under
 from ..registry import check
 from ..scopes import RAW
 from ..syntax import Directive, section_args, split_args
@@ -416,29 +414,12 @@ def userdir_root(model, rule, settings) -> Iterator[Finding]:
 # -- SEC011 -------------------------------------------------------------------------------
 
 
-def _files_matches(section: Directive, name: str) -> bool:
-    args = section.args
-    if not args:
-        return False
-    regex = None
-    if section.lname == "<filesmatch":
-        regex = args[0]
-    elif args[0] == "~" and len(args) > 1:
-        regex = args[1]
-    if regex is not None:
-        try:
-            return re.search(regex, name) is not None
-        except re.error:
-            return False
-    return fnmatch.fnmatchcase(name, args[0])
-
-
 def _protects(sections: Iterable[Directive], names: list[str]) -> bool:
     covered = set()
     for s in sections:
         if s.lname not in ("<files", "<filesmatch") or access(s) not in ("denied", "restricted"):
             continue
-        covered |= {n for n in names if _files_matches(s, n)}
+        covered |= {n for n in names if files_matches(s, n)}
     return covered == set(names)
 
 
