@@ -68,6 +68,8 @@ class Context:
     files: list[Directive]
     locs: list[Directive]
     ifs: list[Directive]
+    #: Each kind's sections in reading order (the main server's first), before sorting.
+    groups: dict[str, list[Directive]] = field(default_factory=dict)
 
 
 def context(model, vhost: Directive | None) -> Context:
@@ -86,7 +88,7 @@ def context(model, vhost: Directive | None) -> Context:
     own = {kind: [d for d in nodes if d.lname in kinds] for kind, kinds in _GROUPS.items()}
     if vhost is not None:
         for kind in own:
-            own[kind] = getattr(server, kind + "_all") + own[kind]
+            own[kind] = server.groups[kind] + own[kind]
     plain = [d for d in own["dirs"] if _regex(d) is None]
     plain.sort(key=lambda d: _components(d.args[0]) if d.args else 0)
     found = Context(
@@ -97,9 +99,8 @@ def context(model, vhost: Directive | None) -> Context:
         own["files"],
         own["locs"],
         own["ifs"],
+        own,
     )
-    for kind in own:
-        setattr(found, kind + "_all", own[kind])
     model.cache[key] = found
     return found
 
