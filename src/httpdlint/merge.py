@@ -231,14 +231,18 @@ class _Options:
 
     def merge(self, new: _Options) -> None:
         if new.unset:
+            base = set(self.opts)
             self.add = (self.add - new.remove) | new.add
             self.remove = (self.remove - new.add) | new.remove
             self.opts = (self.opts - self.remove) | self.add
+            if {"includes", "inc_exec"} <= base and new.opts & _SSI == {"includes"}:
+                self.opts.discard("inc_exec")  # +IncludesNOEXEC below Includes: no exec
         else:
             self.opts, self.add, self.remove = set(new.opts), set(new.add), set(new.remove)
             self.unset = False
 
 
+_SSI = {"includes", "inc_exec"}
 _LAST = {"authtype", "dav", "sethandler", "directoryindex", "allowmethods", "directoryslash"}
 
 
@@ -247,19 +251,19 @@ def _merge(model, result: Result, state: _Options, kind: str, section, nodes) ->
     result.applied.append(Applied(kind, section, lines))
     holder = Directive("<" + kind, ">", "", 0, children=nodes) if section is None else section
     own = _Options(set())
-    touched = False
     for d in nodes:
         lname = d.lname
         if lname == "options":
             own.read(d)
-            touched = True
             result.options_from = d
         elif lname == "allowoverride":
             result.override = [a.lower() for a in d.args]
         elif lname in _LAST:
             result.last[lname] = d
-    if touched:
-        state.merge(own)
+    # Every section goes through core's merge, with Options or without: one without them
+    # still applies the +/- carried so far (`-Indexes` then `Indexes` in one section
+    # leaves Indexes off below it).
+    state.merge(own)
     conf = authz.own_conf(holder)
     if conf is not None:
         result.authz = authz.merge(result.authz, conf)
