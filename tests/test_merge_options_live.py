@@ -74,7 +74,7 @@ def _status(port: int, url: str) -> int:
 
 
 @pytest.mark.apache
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(generated=cases)
 def test_listing_follows_the_options_merge(apache2_bin, generated):
     root = Path(tempfile.mkdtemp(prefix="httpdlint-options-"))
