@@ -104,6 +104,8 @@ def _server_label(e: Explanation) -> str:
 def render_text(e: Explanation) -> str:
     r, res, out = e.request, e.result, e.outcome
     host = r.host or "(no Host header)"
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address, as a URL writes it
     client = r.client or "unknown"
     lines = [
         f"request:  {r.method} {r.scheme}://{host}:{r.port}{r.url} (client {client})",
