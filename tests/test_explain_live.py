@@ -238,6 +238,8 @@ REQUESTS = [
     ("PUT", "a.test", "port", "/file.txt"),
     ("DELETE", "a.test", "port", "/file.txt"),
     ("OPTIONS", "a.test", "port", "/file.txt"),
+    ("POST", "a.test", "port", "/file.txt"),
+    ("POST", "a.test", "port", "/"),
     ("GET", "www.a.test", "port", "/file.txt"),
     ("GET", "x.wild.test", "port", "/file.txt"),
     ("GET", "unknown.test", "port", "/file.txt"),
