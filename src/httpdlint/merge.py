@@ -194,13 +194,40 @@ class Result:
     options_from: Directive | None = None
     override: list[str] = field(default_factory=list)
     htaccess: list[str] = field(default_factory=list)
-    authz: authz.Conf = field(default_factory=authz.Conf)
-    authz_from: Directive | None = None
-    compat: list = field(default_factory=list)
-    compat_from: Directive | None = None
+    #: The sections (or server-level holders) in merge order, for the access merge.
+    holders: list[tuple[Directive, Directive | None]] = field(default_factory=list)
+    merged_access: Access | None = field(default=None, repr=False)  # see access_of
     last: dict[str, Directive] = field(default_factory=dict)  # AuthType, Dav, SetHandler ...
     undecided: list[tuple[str, Directive | None]] = field(default_factory=list)
     conditional: list[Directive] = field(default_factory=list)
+
+
+@dataclass
+class Access:
+    """The access control a request meets: mod_authz_core's merged configuration and the
+    section that last changed it, mod_access_compat's lines and their section."""
+
+    authz: authz.Conf
+    authz_from: Directive | None
+    compat: list
+    compat_from: Directive | None
+
+
+def access_of(result: Result) -> Access:
+    """Merge the access control of the sections a request passed (computed when first
+    asked: the rules that judge options never need it)."""
+    if result.merged_access is not None:
+        return result.merged_access
+    conf, conf_from, compat, compat_from = authz.Conf(), None, [], None
+    for holder, section in result.holders:
+        own = authz.own_conf(holder)
+        if own is not None:
+            conf, conf_from = authz.merge(conf, own), section
+        lines = authz.compat_nodes(holder)
+        if lines:  # mod_access_compat has no merge function: the last set replaces
+            compat, compat_from = lines, section
+    result.merged_access = Access(conf, conf_from, compat, compat_from)
+    return result.merged_access
 
 
 class _Options:
@@ -264,13 +291,7 @@ def _merge(model, result: Result, state: _Options, kind: str, section, nodes) ->
     # still applies the +/- carried so far (`-Indexes` then `Indexes` in one section
     # leaves Indexes off below it).
     state.merge(own)
-    conf = authz.own_conf(holder)
-    if conf is not None:
-        result.authz = authz.merge(result.authz, conf)
-        result.authz_from = section
-    compat = authz.compat_nodes(holder)
-    if compat:  # mod_access_compat has no merge function: the last set replaces
-        result.compat, result.compat_from = compat, section
+    result.holders.append((holder, section))
     result.options = state.opts
 
 
@@ -640,7 +661,7 @@ def samples(model, section: Directive | None, method: str = "GET") -> list[tuple
         if any(ch in path for ch in "*?["):
             return []
         urls = urls_for_dir(model, vhost, path)
-        if urls:
-            return [(vhost, Request(url=u, method=method), None) for u in urls]
+        if urls:  # the URL for <Location>, the path known: no need to map it again
+            return [(vhost, Request(url=u, method=method), path) for u in urls]
         return [(vhost, Request(url=None, method=method), path)]
     return []

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 
 from . import authz
-from .merge import Request, Result, resolve
+from .merge import Request, Result, access_of, resolve
 from .syntax import Directive
 
 ALLOWED, DENIED, LOGIN, DEPENDS = "allowed", "denied", "login", "depends"
@@ -44,13 +44,14 @@ def access(model, result: Result, request: Request) -> Outcome:
     method = request.method.upper()
     method = "GET" if method == "HEAD" else method
     client = request.client
-    if result.compat:
-        compat = authz.compat_allows(result.compat, method, client)
-        satisfy = authz.satisfy(result.compat, method)
+    merged = access_of(result)
+    if merged.compat:
+        compat = authz.compat_allows(merged.compat, method, client)
+        satisfy = authz.satisfy(merged.compat, method)
     else:
         compat, satisfy = authz.GRANTED, "all"
-    compat_line = result.compat[-1][0] if result.compat else None
-    conf = result.authz
+    compat_line = merged.compat[-1][0] if merged.compat else None
+    conf = merged.authz
     auth_type = result.last.get("authtype")
     if conf.section is None:
         verdict, line = authz.GRANTED, None
