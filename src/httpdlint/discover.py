@@ -52,8 +52,8 @@ def compiled_paths(binary: str) -> tuple[str | None, str | None, str | None]:
     )
 
 
-def _running_server(pid: int | None) -> tuple[str, str | None, list[str], str] | None:
-    """(main file, server root, -D defines, binary) of a running httpd parent: `pid`, else
+def _running_server(pid: int | None) -> tuple[str, str | None, list[str], str, int] | None:
+    """(main file, server root, -D defines, binary, PID) of a running httpd parent: `pid`, else
     the one with most children. Its own command line decides (-f, -d, -D), then its
     binary's compiled paths, as httpd itself does; None when no httpd runs."""
     from .procfs import PROC, is_httpd_name, is_one_shot, parents_and_names
@@ -98,12 +98,34 @@ def _running_server(pid: int | None) -> tuple[str, str | None, list[str], str] |
     if not conf:
         return None
     path = conf if os.path.isabs(conf) else os.path.join(root or "/", conf)
-    return (path, root, defines, binary or "") if os.path.isfile(path) else None
+    return (path, root, defines, binary or "", pid) if os.path.isfile(path) else None
 
 
 # httpd's options that take a value (main.c): -f -d -D -C -c -k -e -E -R -T... only the
 # ones with a value matter, so that the value is not read as an option.
 _VALUED = frozenset({"-f", "-d", "-D", "-C", "-c", "-k", "-e", "-E", "-R"})
+
+
+def running_options(pid: int | None = None) -> tuple[str, list[str]] | None:
+    """(binary, the options that choose its tree: -f, -d, -D, -C, -c) of the running httpd
+    parent (`pid`, else the one with most children); None when none runs."""
+    found = _running_server(pid)
+    if found is None:
+        return None
+    binary = found[3]
+    argv = _argv(found[4])
+    options: list[str] = []
+    i = 1
+    while i < len(argv):
+        option, value = argv[i][:2], argv[i][2:]
+        if option in _VALUED:
+            if not value:
+                i += 1
+                value = argv[i] if i < len(argv) else ""
+            if option in ("-f", "-d", "-D", "-C", "-c"):
+                options += [option, value]
+        i += 1
+    return binary, options
 
 
 def _argv(pid: int) -> list[str]:
@@ -154,7 +176,7 @@ def load_models(
     if not paths:
         running = _running_server(pid)
         if running is not None:
-            main, root, running_defines, _ = running
+            main, root, running_defines, _, _ = running
             defines = [*running_defines, *defines]
             found_version = None
         else:
