@@ -20,6 +20,7 @@ from .cli_options import (
     DaemonSize,
     Defines,
     Format,
+    Httpd,
     Margin,
     Modules,
     Output,
@@ -133,6 +134,15 @@ def check(
             help="A rule that cannot run (it needs --ram, a running httpd...) fails the run.",
         ),
     ] = None,
+    pre_restart: Annotated[
+        bool,
+        typer.Option(
+            "--pre-restart",
+            help="Before a restart: also run httpd's own -t on the tree; fail on errors only; "
+            "quiet on success, one summary line.",
+        ),
+    ] = False,
+    httpd: Httpd = None,
 ) -> None:
     """Lint configurations; without PATH, the running server's own."""
     from .fingerprints import project_root
@@ -156,7 +166,7 @@ def check(
         found = project.find(start if start.is_dir() else start.parent) or project.find(Path.cwd())
         conf = found[1] if found else {}
         where = str(found[0]) if found else None
-        fail_on = fail_on or conf.get("fail-on", "warning")
+        fail_on = "error" if pre_restart else fail_on or conf.get("fail-on", "warning")
         if fail_on not in SEVERITIES:
             raise ConfigError(f"--fail-on must be one of {', '.join(SEVERITIES)}")
         fail_rank = RANK[fail_on]
@@ -196,6 +206,9 @@ def check(
             except ConfigError as exc:  # one unreadable PATH hides none of the others
                 report.errors.append(ToolError(exc.message, exc.file, exc.line))
                 continue
+            if pre_restart:
+                given = list(define or []) + list(conf.get("defines", []))
+                settings.httpd_check = (path, root, given, httpd, pid)
             if wants_sizing:
                 settings.sizing, settings.sizing_missing = _sizing(model, sizing)
             settings.filesystem = on_this_machine(model) if filesystem is None else filesystem
@@ -214,6 +227,8 @@ def check(
             report.errors.append(ToolError(exc.message, exc.file, exc.line))
     if github_annotations and fmt != "github":
         sys.stdout.write(reporters.render("github", report))
+    if pre_restart and fmt == "text" and not output:
+        _pre_restart_finish(report, fail_rank, show_source)
     _finish(
         report, fmt, output, show_source, fail_rank, exit_zero or bool(write_baseline), settings
     )
@@ -298,6 +313,33 @@ def _settings(select, ignore, conf: dict, where: str | None) -> engine.Settings:
         per_file_ignores=per_file,
         severity=severity,
     )
+
+
+def _pre_restart_finish(report, fail_rank: int, show_source: bool) -> None:
+    """--pre-restart in text: the findings that fail it (none on success), then one line for
+    the journal: passed or failed, and what was checked."""
+    failing = [f for f in report.findings if RANK[f.severity] >= fail_rank]
+    for error in report.errors:
+        sys.stderr.write(f"{error}\n")
+    if failing:
+        from dataclasses import replace
+
+        shown = replace(report, findings=failing, skipped=[], errors=[])
+        emit(reporters.render("text", shown, use_colour(), show_source), None)
+    others = len(report.findings) - len(failing)
+    ran = "httpd -t accepts the tree" if not any(f.rule == "COR023" for f in failing) else ""
+    parts = [
+        "FAILED" if failing or report.errors else "passed",
+        f"{len(failing)} error{'s' * (len(failing) != 1)}",
+        f"{others} other finding{'s' * (others != 1)} not shown" if others else "",
+        ran if not report.errors else "",
+        "skipped: " + " ".join(sorted({s.rule for s in report.skipped})) if report.skipped else "",
+    ]
+    sys.stdout.write("httpdlint pre-restart: " + ", ".join(p for p in parts if p) + "\n")
+    sys.stdout.flush()
+    if report.errors:
+        raise typer.Exit(2)
+    raise typer.Exit(1 if failing else 0)
 
 
 def _finish(report, fmt, output, show_source, fail_rank, exit_zero, settings) -> None:

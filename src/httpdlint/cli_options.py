@@ -40,6 +40,10 @@ Output = Annotated[
 Pid = Annotated[
     int | None, typer.Option("--pid", help="PID of the httpd parent, in place of discovery.")
 ]
+Httpd = Annotated[
+    str | None,
+    typer.Option("--httpd", help="The httpd binary that checks the tree (default: found)."),
+]
 Logs = Annotated[
     bool, typer.Option("--logs/--no-logs", help="Read error and kernel logs for warnings.")
 ]

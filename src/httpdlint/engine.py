@@ -39,7 +39,7 @@ MATCH_KEYS = {
     "modules",
     "version",
 }
-NEEDS = {"sizing", "filesystem"}
+NEEDS = {"sizing", "filesystem", "httpd"}
 
 
 @dataclass
@@ -227,6 +227,10 @@ class Settings:
     filesystem_off: bool = False
     #: A rule that cannot run fails the run (--fail-on-skipped).
     fail_on_skipped: bool = False
+    #: Run the real httpd's syntax check (--pre-restart): (PATH or None for the running
+    #: server's tree, ServerRoot, -D defines, the binary or None, the running server's PID
+    #: or None). None: httpd is not run.
+    httpd_check: tuple | None = None
 
 
 def selected(rules: Iterable[Rule], settings: Settings) -> list[Rule]:
@@ -246,6 +250,8 @@ def needs_met(rule: Rule, model, settings: Settings) -> bool:
         return False
     if "filesystem" in rule.needs and not settings.filesystem:
         return False
+    if "httpd" in rule.needs and settings.httpd_check is None:
+        return False  # httpd loads the tree's modules: run only when asked (--pre-restart)
     return missing(rule, settings) is None
 
 

@@ -3,7 +3,8 @@
 httpd -t loads every module the tree names, so it is never part of a plain `check`. Which
 command checks the tree that will really start:
 
-* no PATH, a server running: that server's binary with its own -f, -d, -D, -C and -c;
+* no PATH, a server running (`pid`, else the one with most children): that server's binary
+  with its own -f, -d, -D, -C and -c;
 * no PATH, none running: `apache2ctl -t` or `apachectl -t` (they export Debian's envvars);
 * a PATH: `httpd -d ROOT -f FILE -t` with the tree's envvars exported, so that the tree given
   is checked and not the distribution's default one.
@@ -42,12 +43,13 @@ def command_for(
     server_root: str | None = None,
     defines: tuple[str, ...] = (),
     httpd: str | None = None,
+    pid: int | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """The command (and environment) that checks the tree that would start: see above."""
     env = dict(os.environ)
     extra = [a for d in defines for a in ("-D", d)]
     if path is None:
-        running = running_options()
+        running = running_options(pid)
         if running is not None:
             binary, options = running
             return [httpd or binary, *options, *extra, "-t"], env
@@ -78,10 +80,11 @@ def httpd_check(
     server_root: str | None = None,
     defines: tuple[str, ...] = (),
     httpd: str | None = None,
+    pid: int | None = None,
     timeout: float = 120,
 ) -> Validation:
     """Run httpd's syntax check; `ok` is its exit status, `message` its first error."""
-    cmd, env = command_for(path, server_root=server_root, defines=defines, httpd=httpd)
+    cmd, env = command_for(path, server_root=server_root, defines=defines, httpd=httpd, pid=pid)
     if not cmd:
         return Validation(False, [], "", "no httpd binary found (apache2, httpd): give --httpd")
     try:
@@ -97,6 +100,12 @@ def httpd_check(
     if m:
         message = " ".join(m.group(3).split()) or output
         return Validation(False, cmd, output, message, m.group(2), int(m.group(1)))
-    lines = [ln for ln in output.splitlines() if ln.strip() and "Syntax OK" not in ln]
-    message = lines[-1].strip() if lines else f"{cmd[0]} -t exited {done.returncode}"
+    # The line that says why: not the closing "Configuration check failed" (AH00014) nor
+    # the ServerName notice (AH00558) that precede or follow it.
+    lines = [
+        ln.strip()
+        for ln in output.splitlines()
+        if ln.strip() and not any(x in ln for x in ("Syntax OK", "AH00014", "AH00558"))
+    ]
+    message = lines[0] if lines else output or f"{cmd[0]} -t exited {done.returncode}"
     return Validation(False, cmd, output, message)
