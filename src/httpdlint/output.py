@@ -13,17 +13,13 @@ from .errors import ConfigError
 def atomic_write(path: str, text: str) -> None:
     """Write `text` to `path`: readers (node_exporter, a browser) see the old file or the new.
 
-    A temporary file in the same directory, fsync, then rename. A new file gets the mode a
-    new file would get (0666 less the umask), not mkstemp's 0600: a textfile collector
-    usually runs as another user and must be able to read it; an existing one keeps its own.
-    A symbolic link is followed: its target is written, the link stays.
+    A temporary file in the same directory, fsync, then rename. The file gets the mode a new
+    file would get (0666 less the umask), not mkstemp's 0600: a textfile collector usually
+    runs as another user and must be able to read it. A symbolic link is followed: its
+    target is written, the link stays.
     """
     # Onto a symbolic link: write the file it names and keep the link, as `>` would.
     path = os.path.realpath(path)
-    try:
-        mode = os.stat(path).st_mode & 0o7777  # an existing file keeps its mode
-    except OSError:
-        mode = None
     directory = os.path.dirname(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
@@ -34,11 +30,9 @@ def atomic_write(path: str, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        if mode is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
