@@ -18,7 +18,7 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 from httpdlint.syntax import ascii_lower, getword_conf, split_args
@@ -62,7 +62,7 @@ class Table:
 @functools.cache
 def load() -> Table:
     """Read the generated table once per process (entries are shared: do not modify them)."""
-    path = Path(__file__).parent / "data" / "arguments.json"
+    path = resources.files(__package__) / "data" / "arguments.json"
     table = json.loads(path.read_text(encoding="utf-8"))
     return Table(
         directives=table["directives"],

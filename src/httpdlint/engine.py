@@ -17,13 +17,18 @@ import gc
 import importlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
 from .findings import RANK, SEVERITIES, Finding
 from .project import TOMLDecodeError, parse_toml
 from .report import Skipped
 from .syntax import Directive
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
 
 REQUIRED = ("code", "name", "severity", "summary", "rationale", "fix", "bad", "good")
 OPTIONAL = ("references", "needs", "match")
@@ -100,15 +105,16 @@ class Rule:
         )
 
 
-def rules_dir() -> Path:
-    """rules/ inside the wheel, or at the repository root for an editable install."""
-    packaged = Path(__file__).parent / "rules"
+def rules_dir() -> Traversable:
+    """rules/ inside the wheel or the single-file build (a zip archive, hence a Traversable
+    rather than a Path), or at the repository root for an editable install."""
+    packaged = resources.files(__package__) / "rules"
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parents[2] / "rules"
 
 
-def parse_rule(path: Path) -> Rule:
+def parse_rule(path: Traversable) -> Rule:
     text = path.read_text(encoding="utf-8")
     try:
         data = parse_toml(text)
@@ -123,7 +129,7 @@ def parse_rule(path: Path) -> Rule:
     code = data["code"]
     if code[:3] not in CATEGORIES or len(code) != 6 or not code[3:].isdigit():
         raise ConfigError(f"bad rule code {code!r}: a category and three digits", str(path))
-    if path.stem != code:
+    if Path(path.name).stem != code:
         raise ConfigError(f"rule file name must be {code}.toml", str(path))
     if data["severity"] not in SEVERITIES:
         raise ConfigError(f"severity must be one of {', '.join(SEVERITIES)}", str(path))
@@ -153,7 +159,8 @@ def catalog() -> dict[str, Rule]:
         importlib.import_module(f"{checks.__name__}.{module.name}")
     rules: dict[str, Rule] = {}
     names: set[str] = set()
-    for path in sorted(rules_dir().glob("*.toml")):
+    files = (entry for entry in rules_dir().iterdir() if entry.name.endswith(".toml"))
+    for path in sorted(files, key=lambda entry: entry.name):
         rule = parse_rule(path)
         if rule.name in names:
             raise ConfigError(f"duplicate rule name {rule.name}", str(path))

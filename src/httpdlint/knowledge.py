@@ -16,7 +16,7 @@ import difflib
 import functools
 import json
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 VERSIONS = ("2.2", "2.4")
@@ -44,7 +44,7 @@ class Knowledge:
 @functools.cache
 def load() -> Knowledge:
     """Read the generated table once per process."""
-    path = Path(__file__).parent / "data" / "directives.json"
+    path = resources.files(__package__) / "data" / "directives.json"
     table = json.loads(path.read_text(encoding="utf-8"))
     return Knowledge(
         directives=table["directives"],

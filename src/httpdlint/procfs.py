@@ -2,8 +2,10 @@
 
 Reads /proc directly: /proc/PID/stat and /proc/PID/smaps_rollup for every process (two small
 reads), and for the processes a sizing depends on (httpd's tree, its daemons, PHP-FPM pools)
-also /proc/PID/smaps, /proc/PID/status and each thread's wait channel. psutil is the fallback
-where a kernel lacks smaps_rollup. No arithmetic about capacity happens here.
+also /proc/PID/smaps, /proc/PID/status and each thread's wait channel; RAM is MemTotal of
+/proc/meminfo. psutil is the fallback where a kernel lacks smaps_rollup (Linux before 4.14),
+imported only then: the single-file build uses the distribution's python3-psutil, and without it
+such a process counts by its RSS, marked as inexact. No arithmetic about capacity happens here.
 
 What "private" means: a process's pages that no other process maps, in its private mappings
 (dirty pages and anonymous clean ones, plus what of them is swapped out). That is what one
@@ -19,8 +21,6 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-import psutil
 
 __all__ = [
     "HTTPD_NAMES",
@@ -426,7 +426,12 @@ def read_process(
 
 
 def _psutil_memory(pid: int) -> dict[str, int] | None:
-    """The slow path for kernels without smaps_rollup: psutil parses /proc/PID/smaps."""
+    """The slow path for kernels without smaps_rollup: psutil parses /proc/PID/smaps. None
+    without psutil (a single-file build on a host without python3-psutil)."""
+    try:
+        import psutil
+    except ImportError:
+        return None
     try:
         full = psutil.Process(pid).memory_full_info()
     except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess, OSError):
@@ -505,9 +510,13 @@ def mapped_libraries(pid: int, proc: str = PROC) -> list[str]:
 # --------------------------------------------------------------------------- RAM and cgroups
 
 
-def physical_memory() -> int:
-    """Total physical memory in bytes."""
-    return int(psutil.virtual_memory().total)
+def physical_memory(proc: str = PROC) -> int:
+    """Total physical memory in bytes: MemTotal of /proc/meminfo, as psutil reads it."""
+    with open(f"{proc}/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    raise OSError(f"{proc}/meminfo has no MemTotal line")
 
 
 def _read_limit(path: str) -> int | None:
