@@ -227,5 +227,5 @@ def include_reads(pattern: str, path: str) -> bool:
         return False
     return all(
         fnmatch(p, name) if fnmatch_test(p) else p == name
-        for p, name in zip(wanted, parts)
+        for p, name in zip(wanted, parts[: len(wanted)], strict=True)
     )
