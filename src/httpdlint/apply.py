@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import glob
 import hashlib
 import os
 import pwd
@@ -388,20 +389,23 @@ def _restore(targets: list[Target]) -> list[str]:
 
 
 def _php_fpm(conf: str) -> str | None:
+    """php-fpm for `conf`: php-fpmX.Y for /etc/php/X.Y/fpm, else php-fpm, else the newest
+    php-fpmX.Y installed."""
     m = re.search(r"/php/(\d+\.\d+)/fpm/", conf)
     names = ([f"php-fpm{m.group(1)}"] if m else []) + ["php-fpm"]
+    dirs = ("/usr/sbin", "/usr/local/sbin")
     for name in names:
         found = shutil.which(name) or next(
-            (
-                f"{d}/{name}"
-                for d in ("/usr/sbin", "/usr/local/sbin")
-                if os.path.exists(f"{d}/{name}")
-            ),
-            None,
+            (f"{d}/{name}" for d in dirs if os.path.exists(f"{d}/{name}")), None
         )
         if found:
             return found
-    return None
+    versioned = [p for d in dirs for p in glob.glob(f"{d}/php-fpm[0-9]*")]
+    return max(versioned, key=_version_key, default=None)
+
+
+def _version_key(path: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", os.path.basename(path)))
 
 
 def _validate(p: Plan, written: list[Target], httpd_check: Callable[[], object]) -> list[str]:
@@ -422,10 +426,9 @@ def _validate(p: Plan, written: list[Target], httpd_check: Callable[[], object])
         done = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=60)
         if done.returncode != 0:
             out = [ln for ln in (done.stderr + done.stdout).splitlines() if ln.strip()]
-            _fail_restore(
-                written,
-                f"{' '.join(cmd)} rejects the result: {out[-1] if out else done.returncode}",
-            )
+            first = next((ln for ln in out if "ALERT:" in ln or "ERROR:" in ln), None)
+            said_by = (first or (out[-1] if out else f"exit {done.returncode}")).strip()
+            _fail_restore(written, f"{' '.join(cmd)} rejects the result: {said_by}")
         said.append(f"{' '.join(cmd)}: test is successful")
     return said
 
