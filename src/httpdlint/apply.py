@@ -30,13 +30,14 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from .errors import ConfigError
 from .model import MPMS, Model
 from .mpm import canonical, module_condition, restart_only
 from .output import atomic_write, copy_metadata, leftovers
 from .pathmatch import include_reads
+from .validate import Validation
 
 __all__ = ["Plan", "Target", "apply", "plan", "run"]
 
@@ -408,14 +409,14 @@ def _version_key(path: str) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", os.path.basename(path)))
 
 
-def _validate(p: Plan, written: list[Target], httpd_check: Callable[[], object]) -> list[str]:
+def _validate(written: list[Target], httpd_check: Callable[[], Validation]) -> list[str]:
     """Run the checks; on a failure restore and raise with the checker's own message."""
     said = []
     v = httpd_check()
-    if not v.ok:  # type: ignore[attr-defined]
-        where = f"{v.file}:{v.line}: " if v.file and v.line else ""  # type: ignore[attr-defined]
-        _fail_restore(written, f"httpd rejects the result: {where}{v.message}")  # type: ignore[attr-defined]
-    said.append(f"{' '.join(v.command)}: Syntax OK")  # type: ignore[attr-defined]
+    if not v.ok:
+        where = f"{v.file}:{v.line}: " if v.file and v.line else ""
+        _fail_restore(written, f"httpd rejects the result: {where}{v.message}")
+    said.append(f"{' '.join(v.command)}: Syntax OK")
     for conf in dict.fromkeys(t.fpm_conf for t in written if t.fpm_conf):
         assert conf is not None
         binary = _php_fpm(conf)
@@ -433,7 +434,7 @@ def _validate(p: Plan, written: list[Target], httpd_check: Callable[[], object])
     return said
 
 
-def _fail_restore(written: list[Target], message: str) -> None:
+def _fail_restore(written: list[Target], message: str) -> NoReturn:
     failed = _restore(written)
     if failed:
         raise ConfigError(f"{message}; COULD NOT RESTORE {', '.join(failed)}")
@@ -444,7 +445,7 @@ def apply(
     p: Plan,
     *,
     includes: list[str],
-    httpd_check: Callable[[], object],
+    httpd_check: Callable[[], Validation],
     backup_dir: str | None = None,
 ) -> list[str]:
     """Back up, write and validate the plan's files (checked with `check` first); the lines
@@ -469,7 +470,7 @@ def apply(
     except ConfigError as exc:
         _fail_restore(written, str(exc))
     said = [f"wrote {t.path} (backup: {t.backup})" for t in written]
-    said += _validate(p, written, httpd_check)
+    said += _validate(written, httpd_check)
     said += p.notes
     if p.restart:
         said += p.restart
@@ -488,7 +489,7 @@ def run(
     yes: bool,
     interactive: bool,
     ask: Callable[[str], bool],
-    httpd_check: Callable[[], object],
+    httpd_check: Callable[[], Validation],
     backup_dir: str | None = None,
 ) -> None:
     """The whole of `--apply`: clean leftovers, show the diff, ask, write, validate, report."""
