@@ -473,3 +473,37 @@ def test_pool_max_children_is_written_and_checked_by_php_fpm(tmp_path: Path) -> 
     with pytest.raises(ConfigError, match="cannot be greater than pm.max_children.*restored"):
         ap.apply(fpm_plan(conf, 4), includes=[], httpd_check=ok_check)
     assert pool.read_text() == before.replace("= 50 ;", "= 12 ;")
+
+
+def test_on_a_terminal_it_asks_and_a_no_writes_nothing(tmp_path: Path) -> None:
+    import io
+
+    from httpdlint import suggest as sg
+    from httpdlint.inputs import SizingOptions
+    from httpdlint.model import load_model
+
+    conf = small_tree(
+        tmp_path, "<IfModule mpm_prefork_module>\n    MaxRequestWorkers 150\n</IfModule>\n"
+    )
+    before = conf.read_bytes()
+    model = load_model(str(conf))
+    opts = SizingOptions(ram=2 << 30, child=30 << 20, shared=50 << 20, reserve=200 << 20)
+    result = sg.suggest(model, SizingOptions(**{**opts.__dict__, "live": False}), logs=False)
+    asked: list[str] = []
+
+    def answer(reply: bool):
+        def ask(prompt: str) -> bool:
+            asked.append(prompt)
+            return reply
+
+        return ask
+
+    out = io.StringIO()
+    with pytest.raises(ConfigError, match="not applied"):
+        ap.run(model, result, out=out, yes=False, interactive=True, ask=answer(False),
+               httpd_check=ok_check)  # fmt: skip
+    assert asked == ["Write these changes?"] and conf.read_bytes() == before
+    assert out.getvalue().startswith(f"--- {conf}\n+++ {conf}\n")
+    ap.run(model, result, out=out, yes=False, interactive=True, ask=answer(True),
+           httpd_check=ok_check)  # fmt: skip
+    assert b"MaxRequestWorkers 54" in conf.read_bytes() and len(asked) == 2
