@@ -13,10 +13,13 @@ from typing import Annotated
 import typer
 
 from httpdlint.cli_options import (
+    Apply,
+    BackupDir,
     ChildSize,
     DaemonSize,
     Defines,
     Format,
+    Httpd,
     Logs,
     Margin,
     Modules,
@@ -33,6 +36,7 @@ from httpdlint.cli_options import (
     ThreadSize,
     ThreadsPerChild,
     Version,
+    Yes,
     sizing_options,
 )
 from httpdlint.errors import ConfigError
@@ -172,6 +176,10 @@ def suggest_command(
     module: Modules = None,
     server_root: ServerRoot = None,
     logs: Logs = True,
+    apply: Apply = False,
+    yes: Yes = False,
+    backup_dir: BackupDir = None,
+    httpd: Httpd = None,
 ) -> None:
     """Size MaxRequestWorkers, its companions and the backends' pools; what is not given is
     read from the configuration or measured on the running server."""
@@ -180,6 +188,12 @@ def suggest_command(
     try:
         if fmt not in sg.FORMATS:
             raise ConfigError(f"unknown format {fmt!r}: one of {', '.join(sg.FORMATS)}")
+        if not apply and (yes or backup_dir or httpd):
+            raise ConfigError("--yes, --backup-dir and --httpd go with --apply")
+        if apply and (fmt != "text" or output):
+            raise ConfigError(
+                "--apply shows a diff and writes the configuration: no --format/--output"
+            )
         opts = sizing_options(
             ram=ram,
             child_size=child_size,
@@ -207,9 +221,31 @@ def suggest_command(
                 )
         else:
             result = sg.suggest(model, opts, logs=logs)
+        if apply:
+            _apply(model, result, path, server_root, define, yes, backup_dir, httpd)
+            return
         emit(sg.render(result, fmt), output)
     except ConfigError as exc:
         _fail(str(exc))
+
+
+def _apply(model, result, path, server_root, defines, yes, backup_dir, httpd) -> None:
+    from httpdlint import apply as ap
+    from httpdlint.validate import httpd_check
+
+    def check():
+        return httpd_check(path, server_root=server_root, defines=tuple(defines or ()), httpd=httpd)
+
+    ap.run(
+        model,
+        result,
+        out=sys.stdout,
+        yes=yes,
+        interactive=sys.stdin.isatty(),
+        ask=lambda prompt: typer.confirm(prompt, default=False),
+        httpd_check=check,
+        backup_dir=backup_dir,
+    )
 
 
 def register(app: typer.Typer) -> None:

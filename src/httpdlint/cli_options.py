@@ -42,10 +42,32 @@ Pid = Annotated[
 ]
 Httpd = Annotated[
     str | None,
-    typer.Option("--httpd", help="The httpd binary that checks the tree (default: found)."),
+    typer.Option(
+        "--httpd", help="The httpd binary that checks the tree (httpd -t); default: found."
+    ),
 ]
 Logs = Annotated[
     bool, typer.Option("--logs/--no-logs", help="Read error and kernel logs for warnings.")
+]
+
+# suggest --apply: write the recommendation into the configuration.
+Apply = Annotated[
+    bool,
+    typer.Option(
+        "--apply",
+        help="Write the recommendation into the MPM's block and the PHP-FPM pool files: shows "
+        "the diff, asks, keeps backups, validates with httpd -t (and php-fpm -t), restores on "
+        "failure.",
+    ),
+]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="With --apply: write without asking.")]
+BackupDir = Annotated[
+    str | None,
+    typer.Option(
+        "--backup-dir",
+        help="With --apply: keep backups here (default: .httpdlint-backup beside each file, "
+        "else /var/backups/httpdlint when an Include could read that).",
+    ),
 ]
 
 # Sizing: what check's CAP009 and suggest both size from.

@@ -105,6 +105,8 @@ class Gathered:
     current_source: str | None = None
     #: PHP's memory_limit per pool: the most one request may take.
     request_ceilings: dict[str, str] = field(default_factory=dict)
+    #: Per pool term, (php-fpm.conf, FpmPool) read from disk: where --apply writes.
+    pool_files: dict[str, tuple[str, Any]] = field(default_factory=dict)
 
     def source(self) -> str:
         """measured | given: where the child size, which decides the sizing, came from."""
@@ -570,6 +572,7 @@ def _pool_terms(out: Gathered, opts: SizingOptions, model, measured) -> tuple[li
 
     found = pools.pool_terms(model, measured if opts.live else None, opts.pool_worker_size)
     out.warnings.extend(found.warnings)
+    out.pool_files.update(found.files)
     for term, note, ceiling in found.items:
         out.inputs[f"pool {term.name}"] = Input(term.each, found.source(term), note)
         if ceiling:

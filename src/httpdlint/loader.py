@@ -152,6 +152,9 @@ class Config:
     #: What httpd refuses to start with but reading goes past (file, line, httpd's message):
     #: a directive read while reading (Define, LoadModule...) with arguments httpd rejects.
     refusals: list[tuple[str, int, str]] = field(default_factory=list)
+    #: Every Include/IncludeOptional path as httpd resolved it (a glob or a plain path), in
+    #: reading order: what else httpd would read if a file appeared there.
+    includes: list[str] = field(default_factory=list)
 
 
 class Loader(MacroReading):
@@ -181,6 +184,7 @@ class Loader(MacroReading):
         self.exec_directives: list[Directive] = []
         self.notes: list[tuple[str, int, str]] = []
         self.refusals: list[tuple[str, int, str]] = []
+        self.includes: list[str] = []
         self.pragmas: list[Pragma] = []
         self.bytes_read = 0
         self.skipped: list[tuple[Directive, str, int, str, str]] = []
@@ -268,6 +272,7 @@ class Loader(MacroReading):
             maybe_modules=self.maybe_modules,
             module_conditions=self.module_conditions,
             macros=self.macro_definitions,
+            includes=self.includes,
         )
 
     # -- files -------------------------------------------------------------------------
@@ -575,6 +580,7 @@ class Loader(MacroReading):
         pattern = self._one_arg(node)
         optional = node.lname == "includeoptional"
         path = self.root_relative(pattern)
+        self.includes.append(path)
         out: list[Directive] = []
         for match in include_files(path, optional, node.file, node.line):
             out.extend(self.read_file(match, node, len(self.stack)))

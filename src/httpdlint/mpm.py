@@ -60,6 +60,7 @@ __all__ = [
     "recycle_directive",
     "workers_directive",
     "settings_for",
+    "restart_only",
 ]
 
 MPMS = ("prefork", "worker", "event")
@@ -307,6 +308,28 @@ def canonical(name: str, version: str) -> str:
         detail = f"; its 2.2 name is {hint}" if hint else ""
         raise KeyError(f"{name} is not a directive of Apache {ver}{detail}")
     raise KeyError(f"{name} is not an MPM directive")
+
+
+# Settings a graceful restart cannot change. httpd 2.4 keeps the value it started with
+# (retained->first_server_limit / first_thread_limit: the scoreboard is sized once) and logs,
+# on every restart that tries, "changing ServerLimit to N from original value of M not
+# allowed during restart" (<mpm>_check_config in server/mpm/prefork/prefork.c, worker.c,
+# event.c). httpd 2.2's set_server_limit / set_thread_limit ignore the new value the same
+# way and warn from ap_mpm_run, with no AH code.
+_RESTART_ONLY_24 = {
+    "prefork": {"ServerLimit": "AH00179"},
+    "worker": {"ServerLimit": "AH00304", "ThreadLimit": "AH00309"},
+    "event": {"ServerLimit": "AH00501", "ThreadLimit": "AH00506"},
+}
+
+
+def restart_only(name: str, version: str) -> dict[str, str | None]:
+    """The settings of MPM `name` only a full restart changes, with the AH code httpd logs
+    when a graceful restart tries (None on 2.2, whose messages have no codes)."""
+    codes = _RESTART_ONLY_24[_mpm(name)]
+    if _version(version) == "2.2":
+        return {setting: None for setting in codes}
+    return dict(codes)
 
 
 # --- C argument parsing -----------------------------------------------------------------------

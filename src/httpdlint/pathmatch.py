@@ -207,3 +207,25 @@ def _glob(base: str, parts: list[str], optional: bool, where: tuple[str, int]) -
         else:
             out.extend(_no_glob(full, optional, where, 0))
     return out
+
+
+def include_reads(pattern: str, path: str) -> bool:
+    """Whether `Include pattern` would read a file at `path`, were one there.
+
+    A plain path reads itself, or everything under it when it is a directory (httpd recurses
+    into a directory, dot files included); a wildcard reads what its components match one by
+    one (APR's rules: a leading dot only by a dot) and, when a match is a directory,
+    everything under it. Both are absolute, as the loader resolves them.
+    """
+    pattern = os.path.normpath(pattern)
+    path = os.path.normpath(path)
+    if not fnmatch_test(pattern):
+        return path == pattern or path.startswith(pattern.rstrip("/") + "/")
+    wanted = pattern.strip("/").split("/")
+    parts = path.strip("/").split("/")
+    if len(parts) < len(wanted):
+        return False
+    return all(
+        fnmatch(p, name) if fnmatch_test(p) else p == name
+        for p, name in zip(wanted, parts[: len(wanted)], strict=True)
+    )

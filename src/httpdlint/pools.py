@@ -11,6 +11,7 @@ but no measured worker: --pool-worker-size gives it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from httpdlint.capacity import Term, mib
 from httpdlint.measure import Measurement, Notice
@@ -28,6 +29,9 @@ class PoolsFound:
     #: PHP-FPM processes counted in a term: not to be counted again in the reserve.
     pids: set[int] = field(default_factory=set)
     measured: set[str] = field(default_factory=set)
+    #: Per term name, the php-fpm.conf that defines the pool and the pool (its
+    #: pm.max_children file and line): where `suggest --apply` writes.
+    files: dict[str, tuple[str, Any]] = field(default_factory=dict)
 
     def source(self, term: Term) -> str:
         return "measured" if term.name in self.measured else "given"
@@ -107,6 +111,7 @@ def pool_terms(model, measured: Measurement | None, worker_size: int | None = No
             continue
         term = Term("pool", name, pool.max_children, each, base, 1, "pm.max_children")
         found.items.append((term, note, pool.memory_limit))
+        found.files[name] = (match.config.path, pool)
     return found
 
 
