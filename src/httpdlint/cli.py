@@ -19,6 +19,7 @@ from .cli_options import (
     ChildSize,
     DaemonSize,
     Defines,
+    ForcePid,
     Format,
     Httpd,
     Margin,
@@ -143,6 +144,7 @@ def check(
         ),
     ] = False,
     httpd: Httpd = None,
+    force_pid: ForcePid = False,
 ) -> None:
     """Lint configurations; without PATH, the running server's own."""
     from .fingerprints import project_root
@@ -190,6 +192,10 @@ def check(
             pool_worker_size=pool_worker_size,
             pid=pid,
         )
+        if pid is not None:
+            from .measure import check_pid
+
+            check_pid(pid, force_pid)
         wants_sizing = any(
             "sizing" in r.needs for r in engine.selected(report.catalog.values(), settings)
         )

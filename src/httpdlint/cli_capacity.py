@@ -18,6 +18,7 @@ from httpdlint.cli_options import (
     ChildSize,
     DaemonSize,
     Defines,
+    ForcePid,
     Format,
     Httpd,
     Logs,
@@ -113,6 +114,7 @@ def measure_command(
     module: Modules = None,
     server_root: ServerRoot = None,
     logs: Logs = True,
+    force_pid: ForcePid = False,
 ) -> None:
     """Live httpd processes with their roles and memory (private, PSS, RSS), others, RAM."""
     from httpdlint import history
@@ -124,6 +126,8 @@ def measure_command(
         if fmt not in MEASURE_FORMATS:
             raise ConfigError(f"unknown format {fmt!r}: one of {', '.join(MEASURE_FORMATS)}")
         length, every = _window(duration, interval)
+        if pid is not None:
+            m.check_pid(pid, force_pid)
         model = _model(path, server_root, define, module, apache_version, pid)
         if pid is None and model is not None:
             pid = server_pid(model)
@@ -180,6 +184,7 @@ def suggest_command(
     yes: Yes = False,
     backup_dir: BackupDir = None,
     httpd: Httpd = None,
+    force_pid: ForcePid = False,
 ) -> None:
     """Size MaxRequestWorkers, its companions and the backends' pools; what is not given is
     read from the configuration or measured on the running server."""
@@ -212,6 +217,10 @@ def suggest_command(
             apache_version=apache_version,
         )
         length, every = _window(duration, interval)
+        if pid is not None:
+            from httpdlint.measure import check_pid
+
+            check_pid(pid, force_pid)
         model = _model(path, server_root, define, module, apache_version, pid)
         if length:
             bar, tick = _progress(length, every)

@@ -40,6 +40,10 @@ Output = Annotated[
 Pid = Annotated[
     int | None, typer.Option("--pid", help="PID of the httpd parent, in place of discovery.")
 ]
+ForcePid = Annotated[
+    bool,
+    typer.Option("--force-pid", help="Measure --pid even when it is not an httpd process."),
+]
 Httpd = Annotated[
     str | None,
     typer.Option(

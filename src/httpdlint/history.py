@@ -102,6 +102,10 @@ def error_log_warnings(paths: Iterable[str]) -> list[Notice]:
     return warnings
 
 
+def _exe(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
 def _kernel_log_text() -> str:
     """Recent kernel messages from the first readable source: kern.log, journal, dmesg."""
     for path in ("/var/log/kern.log", "/var/log/messages"):
@@ -109,7 +113,15 @@ def _kernel_log_text() -> str:
             return _tail(path)
         except OSError:
             continue
-    for command in (["journalctl", "-k", "-q", "--no-pager", "-n", "20000"], ["dmesg"]):
+    # By absolute path, never from $PATH (httpdlint runs as root): the documented places.
+    journal = next((p for p in ("/usr/bin/journalctl", "/bin/journalctl") if _exe(p)), None)
+    dmesg = next((p for p in ("/usr/bin/dmesg", "/bin/dmesg") if _exe(p)), None)
+    commands = []
+    if journal:
+        commands.append([journal, "-k", "-q", "--no-pager", "-n", "20000"])
+    if dmesg:
+        commands.append([dmesg])
+    for command in commands:
         try:
             done = subprocess.run(
                 command, capture_output=True, text=True, timeout=5, errors="replace"

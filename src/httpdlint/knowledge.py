@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from .syntax import ascii_lower
+
 VERSIONS = ("2.2", "2.4")
 
 # Below this difflib ratio a "did you mean" guess is more often wrong than helpful; a one-letter
@@ -55,9 +57,13 @@ def load() -> Knowledge:
 
 
 def directive(name: str) -> Entry | None:
-    """The entry for a directive, any case; a section may be named "<VirtualHost" or
-    "VirtualHost". None when neither httpd 2.2 nor 2.4 documents the name."""
-    key = name.strip().lower().rstrip(">")
+    """The entry for a directive, its name compared as httpd compares names (ASCII letters
+    case-insensitively, nothing stripped or normalised: `ServerAdmin` with a no-break space
+    or a Kelvin sign is another name); a section may be named "<VirtualHost",
+    "<VirtualHost>" or "VirtualHost". None when neither httpd 2.2 nor 2.4 documents the name."""
+    key = ascii_lower(name)
+    if key[:1] == "<" and key[-1:] == ">":
+        key = key[:-1]  # `<VirtualHost>`, as the manual writes a section
     directives = load().directives
     found = directives.get(key)
     if found is None and not key.startswith("<"):

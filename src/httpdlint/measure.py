@@ -37,6 +37,7 @@ from httpdlint.procfs import (
     is_httpd_name,
     is_one_shot,
     mapped_libraries,
+    process_name,
     ram,
     read_process,
     read_processes,
@@ -239,6 +240,20 @@ def read_pid_file(path: str) -> int:
     if not text.isdigit():
         raise ConfigError(f"PidFile does not hold a process ID: {text[:40]!r}", path)
     return int(text)
+
+
+def check_pid(pid: int, force: bool = False, proc: str = PROC) -> None:
+    """A --pid must name a running httpd (apache2, httpd, a distribution's variant): the
+    processes below another one are no httpd children (`--pid 1` would size the whole
+    machine as one server). `force` (--force-pid) measures it anyway."""
+    _check_running(pid, proc)
+    name = process_name(pid, proc)
+    if not force and name is not None and not is_httpd_name(name):
+        shown = name.encode("ascii", "backslashreplace").decode()[:32]
+        raise ConfigError(
+            f"--pid {pid} is {shown!r}, not an httpd process (apache2, httpd): give the httpd "
+            "parent's PID, or --force-pid to measure that process anyway"
+        )
 
 
 def _check_running(pid: int, proc: str = PROC) -> None:

@@ -362,6 +362,29 @@ def c_atoi(text: str) -> int:
     return _int32(min(max(value, _LONG_MIN), _LONG_MAX))
 
 
+_PLAIN_INT = re.compile(r"[ \t\n\v\f\r]*[+-]?[0-9]+\Z")
+
+
+def read_atoi(s: Setting, notes: list[Adjustment]) -> int:
+    """`atoi(arg)` as the MPM's handler stores it, with a warning when the word is not the
+    number httpd reads (`1e3` is 1, `4294967297` is 1, `25x` is 25): httpd says nothing."""
+    word = s.args[0]
+    value = c_atoi(word)
+    if not _PLAIN_INT.match(word) or int(word) != value:
+        notes.append(
+            Adjustment(
+                None,
+                f"{s.name} {word!r} is not the number httpd reads: its atoi stops at the first "
+                f"character that is no digit and keeps 32 bits, so the value is {value}",
+                s.name,
+                s.file,
+                s.line,
+                stage=STAGE_READ,
+            )
+        )
+    return value
+
+
 _HEX = r"0x(?:[0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)(?:p[+-]?[0-9]+)?"
 _DEC = r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?"
 _STRTOD = re.compile(
@@ -580,7 +603,7 @@ class _Start24:
                         )
                     )
                 # Every other handler stores atoi(arg) unchecked; check_config checks.
-                self.v[name] = c_atoi(s.args[0])
+                self.v[name] = read_atoi(s, self.adj)
             self.src[name] = s
 
     def _fail(self, setting: str, message: str, s: Setting) -> None:
@@ -866,7 +889,7 @@ class _Reading22:
                 return
             name = _DIRECTIVES[("2.2", mpm)][key]
             self.src[name] = s
-            value = c_atoi(s.args[0])
+            value = read_atoi(s, self.adj)
             handler = getattr(self, "_set_" + name.lower(), None)
             if handler is not None:
                 handler(value, s)

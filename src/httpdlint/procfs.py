@@ -26,6 +26,7 @@ __all__ = [
     "HTTPD_NAMES",
     "ProcessInfo",
     "is_httpd_name",
+    "process_name",
     "is_one_shot",
     "read_process",
     "read_processes",
@@ -206,6 +207,13 @@ class ProcessInfo:
 def _uptime(proc: str = PROC) -> float:
     with open(f"{proc}/uptime", "rb") as f:
         return float(f.read().split()[0])
+
+
+def process_name(pid: int, proc: str = PROC) -> str | None:
+    """The program name of a process (comm, or the executable's name when mod_perl has put
+    a path there); None when it is gone."""
+    stat = _read_stat(pid, proc)
+    return _real_name(pid, stat[0], proc) if stat is not None else None
 
 
 def _read_stat(pid: int, proc: str) -> tuple[str, int, int, float, int, float] | None:
