@@ -223,7 +223,7 @@ def test_single_file_measures_with_or_without_the_distributions_psutil(
         assert probe.returncode != 0
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
-        args = ("measure", "--pid", str(sleeper.pid), "--format", "json", "--no-logs")
+        args = ("measure", "--pid", str(sleeper.pid), "--force-pid", "-f", "json", "--no-logs")
         done = run_single(single_file, tmp_path, *args, flags=flags)
     finally:
         os.kill(sleeper.pid, signal.SIGKILL)
