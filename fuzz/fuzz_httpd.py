@@ -192,7 +192,9 @@ def judge(apache: str, text: str, work: Path, timeout: float) -> tuple[str, str]
     code, out, err = run([*lint, "check", str(conf), "-f", "json", "--exit-zero"], timeout)
     if code is None:
         return "hang", "check"
-    if "Traceback" in err or code not in (0, 1, 2) or (code == 2 and len(err.splitlines()) > 1):
+    # Lines end at "\n" only: str.splitlines() also splits at \x1c-\x1e and U+0085, which a
+    # message quoting a hostile name may hold.
+    if "Traceback" in err or code not in (0, 1, 2) or (code == 2 and err.count("\n") > 1):
         return "crash", err[-400:]
     ours_ok = code != 2 and not _refuses(json.loads(out) if out else {})
     if httpd_ok and not ours_ok:
