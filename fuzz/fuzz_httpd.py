@@ -164,9 +164,15 @@ def run(cmd: list[str], timeout: float, env: dict | None = None) -> tuple[int | 
     return done.returncode, done.stdout, done.stderr
 
 
+# Rules whose error findings are httpd refusing to start: an invalid command, arguments it
+# refuses, no MPM, no Listen, its own -t.
+REFUSING = {"COR001", "COR019", "CAP011", "COR017", "COR023"}
+
+
 def _refuses(doc: dict) -> bool:
     return any(
-        f["severity"] == "error" and "refuse" in f["message"] for f in doc.get("findings", [])
+        f["severity"] == "error" and (f["rule"] in REFUSING or "refuse" in f["message"])
+        for f in doc.get("findings", [])
     )
 
 
