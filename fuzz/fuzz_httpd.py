@@ -195,7 +195,8 @@ def judge(apache: str, text: str, work: Path, timeout: float) -> tuple[str, str]
     httpd_ok = code == 0
     said = " ".join(said.split())[:200]
     lint = [sys.executable, "-m", "httpdlint"]
-    code, out, err = run([*lint, "check", str(conf), "-f", "json", "--exit-zero"], timeout)
+    check = [*lint, "check", str(conf), "-f", "json", "--exit-zero", "--filesystem"]
+    code, out, err = run(check, timeout)
     if code is None:
         return "hang", "check"
     # Lines end at "\n" only: str.splitlines() also splits at \x1c-\x1e and U+0085, which a

@@ -80,3 +80,38 @@ def directory_path_missing(model, rule, settings) -> Iterator[Finding]:
             "to nothing (a typo, or a path on another machine?)",
             node,
         )
+
+
+# Files httpd opens while it reads the configuration and refuses to start without, with the
+# words it says then (mod_so's load_module; mod_ssl's ssl_cmd_check_file).
+_SSL_FILES = ("sslcertificatefile", "sslcertificatekeyfile", "sslcacertificatefile")
+
+
+@unique
+@check("COR024")
+def startup_file_missing(model, rule, settings) -> Iterator[Finding]:
+    # LoadModule lines are read (and kept) by the loader, not left in the tree.
+    for node in model.config.modules.values():
+        if node is None or len(node.args) != 2 or not _checkable(node.args[1]):
+            continue
+        full = _resolve(model, node.args[1])
+        if not os.path.isfile(full):
+            yield rule.finding(
+                f"Cannot load {full} into server: no such file here; httpd refuses to start",
+                node,
+                httpd_code=SYNTAX_ERROR,
+            )
+    if not model.has_module("ssl_module"):
+        return
+    for name in _SSL_FILES:
+        for node in nodes_named(model, name):
+            if not node.args or not _checkable(node.args[0]):
+                continue
+            full = _resolve(model, node.args[0])
+            if not (os.path.isfile(full) and os.path.getsize(full) > 0):
+                yield rule.finding(
+                    f"{node.name}: file '{full}' does not exist or is empty; httpd refuses to "
+                    "start",
+                    node,
+                    httpd_code=SYNTAX_ERROR,
+                )
