@@ -154,7 +154,7 @@ def run(cmd: list[str], timeout: float, env: dict | None = None) -> tuple[int | 
             cmd,
             capture_output=True,
             text=True,
-            errors="replace",
+            errors="surrogateescape",
             timeout=timeout,
             env=env,
             preexec_fn=_limit,
@@ -174,6 +174,21 @@ def _refuses(doc: dict) -> bool:
         f["severity"] == "error" and (f["rule"] in REFUSING or "refuse" in f["message"])
         for f in doc.get("findings", [])
     )
+
+
+def _shown(nodes: list) -> list:
+    """Bytes that are not UTF-8 as `\\xNN` on both sides: httpd prints them raw, httpdlint
+    shows them escaped."""
+
+    def esc(text: str) -> str:
+        if not any("\udc80" <= c <= "\udcff" for c in text):
+            return text
+        return "".join(
+            f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff" else c for c in text
+        )
+
+    return [(esc(f), n, esc(name), [esc(a) for a in args], [esc(x) for x in sec])
+            for f, n, name, args, sec in nodes]  # fmt: skip
 
 
 def _first_refusal(out: str) -> str:
@@ -203,6 +218,8 @@ def judge(apache: str, text: str, work: Path, timeout: float) -> tuple[str, str]
     # message quoting a hostile name may hold.
     if "Traceback" in err or code not in (0, 1, 2) or (code == 2 and err.count("\n") > 1):
         return "crash", err[-400:]
+    if code == 2 and "httpdlint stops here" in err:
+        return "httpdlint-limit", err.strip()[:200]  # a documented limit, not a verdict
     ours_ok = code != 2 and not _refuses(json.loads(out) if out else {})
     if httpd_ok and not ours_ok:
         return "httpd-accepts-we-refuse", (err.strip() or _first_refusal(out))[:200]
@@ -223,7 +240,7 @@ def judge(apache: str, text: str, work: Path, timeout: float) -> tuple[str, str]
     if code != 0:
         return "agree", "DUMP_CONFIG refused"
     try:
-        same = httpd_nodes(stdout) == our_nodes(json.loads(out))
+        same = _shown(httpd_nodes(stdout)) == _shown(our_nodes(json.loads(out)))
     except (ValueError, KeyError, IndexError) as exc:
         return "dump-differs", f"unreadable: {exc}"
     return ("agree", "") if same else ("dump-differs", "")
