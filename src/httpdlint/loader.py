@@ -32,8 +32,10 @@ from .reading import (
     _Expansion,
     _Reader,
     _reader,
+    authz_depth,
     expansion_error,
 )
+from .reading import AUTHZ_SECTIONS as _AUTHZ_SECTIONS
 from .syntax import (
     Directive,
     ExpansionTooLong,
@@ -439,6 +441,8 @@ class Loader(MacroReading):
                             break
                         continue
                 if name[1:2] != "/":
+                    if lname in _AUTHZ_SECTIONS:
+                        authz_depth(parent, path, lineno)
                     node = Directive(name, raw, path, lineno, None, [], parent, lname)
                     target.append(node)
                     open_sections.append(node)

@@ -235,7 +235,7 @@ def read_pid_file(path: str) -> int:
         # naming a FIFO or /dev/zero must neither block nor be read without end.
         text = read_regular(path, 64, tail=False).decode("ascii", "replace").strip()
     except TooLarge:
-        raise ConfigError("PidFile does not hold a process ID (larger than 64 bytes)", path) from None
+        raise ConfigError("PidFile does not hold a process ID", path) from None
     except NotRegular:
         raise ConfigError("PidFile is not a regular file: not read", path) from None
     except OSError as exc:

@@ -237,3 +237,25 @@ def read_envvars(path: str) -> dict[str, str]:
             )
         values[m.group(1)] = expanded
     return values
+
+
+# <RequireAll>/<RequireAny>/<RequireNone> inside one another: mod_authz_core and the rules
+# that follow its logic (access.py, authz.py) recurse through them, one Python call per
+# level. httpd (C, recursive as well) reads on; real trees nest two or three.
+AUTHZ_SECTIONS = frozenset(("<requireall", "<requireany", "<requirenone"))
+MAX_AUTHZ_DEPTH = 64
+
+
+def authz_depth(parent, path: str, lineno: int) -> None:
+    """ConfigError when an authz section opened under `parent` nests past MAX_AUTHZ_DEPTH."""
+    depth = 1
+    while parent is not None and parent.lname in AUTHZ_SECTIONS:
+        depth += 1
+        if depth > MAX_AUTHZ_DEPTH:
+            raise ConfigError(
+                f"Require sections nest more than {MAX_AUTHZ_DEPTH} deep; httpdlint stops "
+                "here (httpd would read on)",
+                path,
+                lineno,
+            )
+        parent = parent.parent
