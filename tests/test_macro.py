@@ -656,6 +656,7 @@ def test_dump_prints_httpds_places(tmp_path: Path) -> None:
         "name": "ServerName",
         "args": ["a.example"],
         "section": ["VirtualHost *:80"],
+        "parent": 1,
         "macro": {
             "name": "v",
             "file": str(main),

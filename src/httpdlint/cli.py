@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from . import __version__, engine, project, reporters
+from .bounds import RunTimeout, arm_timeout, disarm_timeout
 from .cli_options import (
     ChildSize,
     DaemonSize,
@@ -36,6 +37,7 @@ from .cli_options import (
     ThreadOverhead,
     ThreadSize,
     ThreadsPerChild,
+    Timeout,
     Version,
     sizing_options,
 )
@@ -87,6 +89,7 @@ def check(
     pool_children: PoolChildren = None,
     pool_worker_size: PoolWorkerSize = None,
     pid: Pid = None,
+    timeout: Timeout = 60,
     select: Annotated[list[str] | None, typer.Option(help="Rule codes or prefixes.")] = None,
     ignore: Annotated[list[str] | None, typer.Option(help="Rule codes or prefixes.")] = None,
     fail_on: Annotated[
@@ -162,6 +165,7 @@ def check(
     )
     fail_rank = RANK["warning"]
     settings = engine.Settings()
+    arm_timeout(timeout)
     try:
         report.catalog = engine.catalog()
         start = Path(paths[0]) if paths else Path.cwd()
@@ -231,6 +235,7 @@ def check(
             _baseline(report, baseline, write_baseline, settings)
         except ConfigError as exc:
             report.errors.append(ToolError(exc.message, exc.file, exc.line))
+    disarm_timeout()
     if github_annotations and fmt != "github":
         sys.stdout.write(reporters.render("github", report))
     if pre_restart and fmt == "text" and not output:
@@ -408,10 +413,12 @@ def dump(
     vhosts: Annotated[
         bool, typer.Option("--vhosts", help="The virtual-host map, like `httpd -S`.")
     ] = False,
+    timeout: Timeout = 60,
 ) -> None:
     """The evaluated configuration, like `httpd -t -D DUMP_CONFIG` (--vhosts: like -S)."""
     from .dump import dump_json, dump_text
 
+    arm_timeout(timeout)
     try:
         if fmt not in ("text", "json"):
             raise ConfigError(f"unknown format {fmt!r}: text or json")
@@ -427,6 +434,7 @@ def dump(
             text = dump_json(model.config) if fmt == "json" else dump_text(model.config.tree)
     except ConfigError as exc:
         fail(str(exc))
+    disarm_timeout()
     emit(text, output)
 
 
@@ -448,11 +456,13 @@ def explain(
     module: Modules = None,
     server_root: ServerRoot = None,
     output: Output = None,
+    timeout: Timeout = 60,
 ) -> None:
     """Which server answers a request, what applies to it in httpd's order, and the result."""
     from .explain import explain as run
     from .explain import parse_url, render_json, render_text
 
+    arm_timeout(timeout)
     try:
         if fmt not in ("text", "json"):
             raise ConfigError(f"unknown format {fmt!r}: text or json")
@@ -461,9 +471,11 @@ def explain(
             [path] if path else [], server_root, define or [], module or [], apache_version
         )
         found = run(model, request, address)
+        text = render_json(found) if fmt == "json" else render_text(found)
     except ConfigError as exc:
         fail(str(exc))
-    emit(render_json(found) if fmt == "json" else render_text(found), output)
+    disarm_timeout()
+    emit(text, output)
 
 
 @app.command("rules")
@@ -553,6 +565,14 @@ def main() -> None:
         app()
     except ConfigError as exc:  # pragma: no cover - commands catch their own
         sys.stderr.write(f"{exc}\n")
+        code = 2
+    except RunTimeout as exc:
+        sys.stderr.write(f"{exc}\n")
+        code = 2
+    except RecursionError:
+        # A safety net: the readers, renderers and rules walk without recursion or bound
+        # their depth; should one be missed, one line rather than a traceback.
+        sys.stderr.write("the configuration nests too deep for httpdlint\n")
         code = 2
     except SystemExit as exc:
         if isinstance(exc.code, str):

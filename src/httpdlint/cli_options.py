@@ -50,6 +50,14 @@ Httpd = Annotated[
         "--httpd", help="The httpd binary that checks the tree (httpd -t); default: found."
     ),
 ]
+Timeout = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        help="Give up after SECONDS with one error line, exit 2 (0: never).",
+        metavar="SECONDS",
+    ),
+]
 Logs = Annotated[
     bool, typer.Option("--logs/--no-logs", help="Read error and kernel logs for warnings.")
 ]

@@ -85,11 +85,17 @@ class Rule:
             file, line = at.file, at.line
             source = " ".join(f"{at.name} {at.raw}".split())
             parent = at.parent
+            # The innermost FINDING_SECTION_DEPTH sections (httpd accepts any depth; whole
+            # paths would make findings grow with the square of the nesting), "..." first
+            # when there are more.
+            labels: list[str] = []
             while parent is not None:
-                section = (
-                    " ".join(f"{parent.name[1:]} {parent.raw}".split()).rstrip(">"),
-                ) + section
+                if len(labels) == FINDING_SECTION_DEPTH:
+                    labels.append("...")
+                    break
+                labels.append(" ".join(f"{parent.name[1:]} {parent.raw}".split()).rstrip(">"))
                 parent = parent.parent
+            section = tuple(reversed(labels))
         macro = at.macro.as_json() if at is not None and at.macro is not None else None
         return Finding(
             self.code,
@@ -103,6 +109,10 @@ class Rule:
             source,
             macro=macro,
         )
+
+
+#: How many enclosing sections a finding names (see Rule.finding).
+FINDING_SECTION_DEPTH = 32
 
 
 def rules_dir() -> Traversable:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import subprocess
 from collections.abc import Iterable
 
+from httpdlint.bounds import NotRegular, read_regular
 from httpdlint.measure import Notice
 from httpdlint.procfs import PROC, is_httpd_name
+
+#: How much of a log's end is read: days of a busy server's error log, and a bound on a
+#: configuration whose ErrorLog names a huge file.
+TAIL_BYTES = 8 * 1024 * 1024
 
 __all__ = [
     "DEFAULT_ERROR_LOGS",
@@ -48,19 +52,13 @@ def find_oom_kills(text: str) -> list[tuple[int, str, str]]:
     return kills
 
 
-def _tail(path: str, limit: int = 8 * 1024 * 1024) -> str:
+def _tail(path: str, limit: int = TAIL_BYTES) -> str:
     """The last `limit` bytes of a regular file as text (logs can be huge; recent lines matter).
 
-    Raises OSError for anything but a regular file: opening a FIFO would block, and a device
-    such as /dev/zero never ends. O_NONBLOCK keeps the open itself from waiting on a FIFO.
+    Raises NotRegular (an OSError) for anything but a regular file: opening a FIFO would
+    block, and a device such as /dev/zero never ends (see bounds.read_regular).
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"{path}: not a regular file")
-        f.seek(max(0, info.st_size - limit))
-        return f.read(limit).decode("utf-8", "replace")
+    return read_regular(path, limit, tail=True).decode("utf-8", "replace")
 
 
 def open_error_logs(pid: int, proc: str = PROC) -> list[str]:
@@ -89,6 +87,11 @@ def error_log_warnings(paths: Iterable[str]) -> list[Notice]:
     for path in dict.fromkeys(paths):
         try:
             hits = find_limit_hits(_tail(path))
+        except NotRegular:
+            warnings.append(
+                Notice("log-skipped", f"{path}: not a regular file (a FIFO or device): not read")
+            )
+            continue
         except OSError:
             continue
         if hits:

@@ -22,9 +22,23 @@ from dataclasses import dataclass, field
 from .errors import ConfigError
 from .macro import _MACRO_EXEC, MacroReading
 from .pathmatch import MAX_INCLUDE_DEPTH, include_files
-from .reading import _PRAGMA, _PRAGMA_START, MacroDefinition, Pragma, _Expansion, _Reader, _reader
+from .reading import (
+    _PRAGMA,
+    _PRAGMA_START,
+    MAX_EXPANDED_LINE,
+    MAX_EXPANDED_TOTAL,
+    MacroDefinition,
+    Pragma,
+    _Expansion,
+    _Reader,
+    _reader,
+    authz_depth,
+    expansion_error,
+)
+from .reading import AUTHZ_SECTIONS as _AUTHZ_SECTIONS
 from .syntax import (
     Directive,
+    ExpansionTooLong,
     LineTooLong,
     ascii_lower,
     decode,
@@ -187,6 +201,8 @@ class Loader(MacroReading):
         self.includes: list[str] = []
         self.pragmas: list[Pragma] = []
         self.bytes_read = 0
+        #: Characters ${VAR} expansion has added to lines so far (MAX_EXPANDED_TOTAL).
+        self.expanded = 0
         self.skipped: list[tuple[Directive, str, int, str, str]] = []
         self.undecided: dict[tuple[str, int], Directive] = {}
         self.maybe_modules: set[str] = set()
@@ -374,7 +390,7 @@ class Loader(MacroReading):
                     pending.clear()
                 fast = plain
                 if "${" in line:
-                    line, missing = resolve_env(line, self._lookup)
+                    line, missing = self._expand(line, path, lineno)
                     for name in missing:
                         self.undefined.append((name, path, lineno))
                     if not line:
@@ -425,6 +441,8 @@ class Loader(MacroReading):
                             break
                         continue
                 if name[1:2] != "/":
+                    if lname in _AUTHZ_SECTIONS:
+                        authz_depth(parent, path, lineno)
                     node = Directive(name, raw, path, lineno, None, [], parent, lname)
                     target.append(node)
                     open_sections.append(node)
@@ -515,6 +533,18 @@ class Loader(MacroReading):
         self.pragmas.append(pragma)
         if not pragma.whole_file:
             reader.pending.append(pragma)
+
+    def _expand(self, line: str, path: str, lineno: int) -> tuple[str, list[str]]:
+        """`resolve_env` within the bounds in reading.py (a line, and all lines together)."""
+        before = len(line)
+        try:
+            line, missing = resolve_env(line, self._lookup, MAX_EXPANDED_LINE)
+        except ExpansionTooLong:
+            raise ConfigError(expansion_error(), path, lineno) from None
+        self.expanded += len(line) - before
+        if self.expanded > MAX_EXPANDED_TOTAL:
+            raise ConfigError(expansion_error(total=True), path, lineno)
+        return line, missing
 
     def _lookup(self, name: str) -> str | None:
         value = self.variables.get(name)

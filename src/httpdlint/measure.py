@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
+from httpdlint.bounds import NotRegular, TooLarge, read_regular
 from httpdlint.errors import ConfigError
 from httpdlint.procfs import (
     PROC,
@@ -231,14 +232,20 @@ class Measurement:
 def read_pid_file(path: str) -> int:
     """The PID a PidFile holds; ConfigError when absent or not a number."""
     try:
-        with open(path) as f:
-            text = f.read(64).strip()
+        # A regular file only, its first 64 bytes (a PID is at most 20 digits): a PidFile
+        # naming a FIFO or /dev/zero must neither block nor be read without end.
+        text = read_regular(path, 64, tail=False).decode("ascii", "replace").strip()
+    except TooLarge:
+        raise ConfigError("PidFile does not hold a process ID", path) from None
+    except NotRegular:
+        raise ConfigError("PidFile is not a regular file: not read", path) from None
     except OSError as exc:
         raise ConfigError(
             f"cannot read PidFile: {exc.strerror} (is httpd running?)", path
         ) from None
     if not text.isdigit():
-        raise ConfigError(f"PidFile does not hold a process ID: {text[:40]!r}", path)
+        # Never its contents: a PidFile may name any file (a key, /etc/shadow).
+        raise ConfigError("PidFile does not hold a process ID", path)
     return int(text)
 
 

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from .bounds import ENVVARS_MAX_BYTES, NotRegular, TooLarge, read_regular
+from .errors import ConfigError
 from .syntax import (
     MAX_LINE,
     decode,
@@ -161,6 +163,33 @@ def _reader(path: str, text: str) -> _Reader:
 
 _C_SPACE = " \t\n\v\f\r"  # apr_isspace
 
+# ${VAR} expansion. httpd bounds it by nothing but memory: ap_resolve_env (server/core.c)
+# sums the lengths of the pieces into `outlen` and apr_palloc()s that much, unchecked; a
+# line's length is bounded only as read (VARBUF_MAX_LEN, 16 MiB, in ap_build_config,
+# server/config.c), before expansion. Doubling Defines (`Define a1 ${a0}${a0}`, ...) make
+# `apache2 -t` take 1.5 GB at 27 levels, and at 29 it stops with "Memory allocation failed,
+# aborting process." (exit 134). No bound can agree with that everywhere, since httpd's
+# depends on the machine's memory: an expanded line is held to the 16 MiB httpd allows a
+# line read from a file (so any line accepted is one httpd could have been given literally,
+# and dump still equals DUMP_CONFIG on it), and all expansions together to 64 MiB, four such
+# lines. The doubling chain from `Define a0 xx` passes to 22 levels (8 MiB), not 23 (16 MiB).
+MAX_EXPANDED_LINE = MAX_LINE
+MAX_EXPANDED_TOTAL = 4 * MAX_LINE
+
+
+def expansion_error(total: bool = False) -> str:
+    """The message for a line whose ${VAR} expansion passes a bound (see above)."""
+    if total:
+        return (
+            f"${{VAR}} expansion adds more than {MAX_EXPANDED_TOTAL} bytes to the "
+            "configuration (httpdlint's bound: httpd's own is its memory)"
+        )
+    return (
+        f"${{VAR}} expansion makes this line longer than {MAX_EXPANDED_LINE} bytes, "
+        "httpd's limit on a line it reads (VARBUF_MAX_LEN; httpd itself expands without "
+        "a bound until memory runs out)"
+    )
+
 
 def read_envvars(path: str) -> dict[str, str]:
     """Debian's `envvars`, read as data: `export NAME=value` lines, never executed.
@@ -170,13 +199,21 @@ def read_envvars(path: str) -> dict[str, str]:
     """
     values: dict[str, str] = {}
     try:
-        with open(path, "rb") as fh:
-            text = decode(fh.read())
+        text = decode(read_regular(path, ENVVARS_MAX_BYTES))
+    except TooLarge:
+        raise ConfigError(
+            f"envvars is larger than {ENVVARS_MAX_BYTES} bytes: not read (a shell script "
+            "apache2ctl sources; httpdlint reads its assignments as data)",
+            path,
+        ) from None
+    except NotRegular:
+        raise ConfigError("envvars is not a regular file: not read", path) from None
     except OSError:
         return values
+    total = 0
     assign = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
     ref = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)[^}]*\}|\$([A-Za-z_][A-Za-z0-9_]*)")
-    for raw in text.splitlines():
+    for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         m = assign.match(line)
         if not m:
@@ -188,5 +225,37 @@ def read_envvars(path: str) -> dict[str, str]:
             if quoted == "'":
                 values[m.group(1)] = value
                 continue
-        values[m.group(1)] = ref.sub(lambda r: values.get(r.group(1) or r.group(2), ""), value)
+        expanded = ref.sub(lambda r: values.get(r.group(1) or r.group(2), ""), value)
+        # The shell expands without a bound; a file of 1 MiB doubling a variable per line
+        # would make gigabytes. All values together stay within the file's own cap.
+        total += len(expanded)
+        if total > ENVVARS_MAX_BYTES:
+            raise ConfigError(
+                f"envvars expands to more than {ENVVARS_MAX_BYTES} bytes of values",
+                path,
+                number,
+            )
+        values[m.group(1)] = expanded
     return values
+
+
+# <RequireAll>/<RequireAny>/<RequireNone> inside one another: mod_authz_core and the rules
+# that follow its logic (access.py, authz.py) recurse through them, one Python call per
+# level. httpd (C, recursive as well) reads on; real trees nest two or three.
+AUTHZ_SECTIONS = frozenset(("<requireall", "<requireany", "<requirenone"))
+MAX_AUTHZ_DEPTH = 64
+
+
+def authz_depth(parent, path: str, lineno: int) -> None:
+    """ConfigError when an authz section opened under `parent` nests past MAX_AUTHZ_DEPTH."""
+    depth = 1
+    while parent is not None and parent.lname in AUTHZ_SECTIONS:
+        depth += 1
+        if depth > MAX_AUTHZ_DEPTH:
+            raise ConfigError(
+                f"Require sections nest more than {MAX_AUTHZ_DEPTH} deep; httpdlint stops "
+                "here (httpd would read on)",
+                path,
+                lineno,
+            )
+        parent = parent.parent

@@ -135,17 +135,26 @@ def split_args(s: str) -> list[str]:
     return [_word(m) for m in _TOKEN.finditer(s)]
 
 
-def resolve_env(line: str, lookup: Callable[[str], str | None]) -> tuple[str, list[str]]:
+class ExpansionTooLong(Exception):
+    """`${VAR}` expansion made a line longer than `resolve_env`'s limit."""
+
+
+def resolve_env(
+    line: str, lookup: Callable[[str], str | None], limit: int | None = None
+) -> tuple[str, list[str]]:
     """Expand `${NAME}` as `ap_resolve_env`: returns (text, names that were not defined).
 
     An undefined variable stays literally in the text (httpd warns, AH00111); names with a
-    colon are left alone without a warning, as httpd does for expression syntax.
+    colon are left alone without a warning, as httpd does for expression syntax. With
+    `limit`, ExpansionTooLong as soon as the text would pass that many characters (httpd
+    has no limit here: see loader.MAX_EXPANDED_LINE), before it is built.
     """
     if "${" not in line:
         return line, []
     out: list[str] = []
     undefined: list[str] = []
     pos = 0
+    size = 0
     while True:
         start = line.find("${", pos)
         if start < 0:
@@ -162,8 +171,14 @@ def resolve_env(line: str, lookup: Callable[[str], str | None]) -> tuple[str, li
             out.append(line[start : end + 1])
         else:
             out.append(value)
+        if limit is not None:
+            size += start - pos + (end + 1 - start if value is None else len(value))
+            if size > limit:
+                raise ExpansionTooLong(limit)
         pos = end + 1
     out.append(line[pos:])
+    if limit is not None and size + len(line) - pos > limit:
+        raise ExpansionTooLong(limit)
     return "".join(out), undefined
 
 
