@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+from .output import json_text
 from .syntax import Directive, walk
 
 
@@ -57,4 +56,4 @@ def dump_json(config) -> str:
             item["macro"] = {**d.macro.as_json(), "use": {"file": d.file, "line": d.line}}
         directives.append(item)
     doc = {"schema": 1, "files": config.files, "directives": directives}
-    return json.dumps(doc, indent=1) + "\n"
+    return json_text(doc, indent=1)
