@@ -166,6 +166,12 @@ def test_output_through_dev_stdout_reaches_stdout(simple: Path, tmp_path: Path) 
     with open(out, "wb") as fh:
         done = cli("dump", "-f", "json", str(simple), "-o", "/dev/stdout", stdout=fh)
     assert done.returncode == 0 and json.loads(out.read_bytes())["schema"] == 1
+    # Appended to (`>>`): appended, not truncated.
+    with open(out, "ab") as fh:
+        done = cli("dump", "-f", "json", str(simple), "-o", "/dev/stdout", stdout=fh)
+    assert done.returncode == 0
+    first, second = out.read_bytes().split(b"}\n{")
+    assert json.loads(first + b"}")["schema"] == json.loads(b"{" + second)["schema"] == 1
 
 
 def test_output_through_a_symlink_writes_its_target(simple: Path, tmp_path: Path) -> None:

@@ -235,26 +235,40 @@ def write_output(path: str, data: bytes) -> None:
         st = None
     except OSError as exc:
         raise ConfigError(f"cannot write: {exc.strerror}", path) from None
-    if st is None or stat.S_ISREG(st.st_mode):
+    # /dev/stdout (or the very file) onto a file the shell opened: written where the shell put
+    # it (`>>` appends), never renamed over the file it holds.
+    inherited = _inherited(st) if st is not None else None
+    if st is None or (inherited is None and stat.S_ISREG(st.st_mode)):
         real = os.path.realpath(path)
-        if st is None or not real.startswith("/proc/"):
-            stale_temporaries(real)
-            atomic_write(real, data)
-            return
-        # /dev/stdout onto a file the shell opened: write through the descriptor, as `>` did.
-    elif not (stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
+        stale_temporaries(real)
+        atomic_write(real, data)
+        return
+    if inherited is None and not (stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
         raise ConfigError("cannot write: not a regular file, character device or FIFO", path)
-    fd = _open_target(path)
+    if inherited is not None:
+        sys.stdout.flush()
+        fd = os.dup(inherited)
+    else:
+        fd = _open_target(path)
     try:
         os.set_blocking(fd, True)
-        if st is not None and stat.S_ISREG(st.st_mode):
-            os.ftruncate(fd, 0)
         _write_all(fd, data)
     except OSError as exc:
         raise ConfigError(f"cannot write: {exc.strerror}", path) from None
     finally:
         with contextlib.suppress(OSError):
             os.close(fd)
+
+
+def _inherited(st: os.stat_result) -> int | None:
+    """Standard output or error when `st` is the regular file one of them writes."""
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    for fd in (1, 2):
+        with contextlib.suppress(OSError):
+            if os.path.samestat(os.fstat(fd), st):
+                return fd
+    return None
 
 
 def _open_target(path: str) -> int:
