@@ -41,7 +41,7 @@ def options_granted(node: Directive) -> set[str]:
     absolute = False
     for word in node.args:
         action = ""
-        if word[:1] in "+-":
+        if word.startswith(("+", "-")):  # "" is a word too, not an action
             action, word = word[0], word[1:]
         elif not absolute:
             opts = set()

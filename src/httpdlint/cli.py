@@ -6,6 +6,7 @@ stderr, `file:line: message`, never a traceback).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -44,7 +45,7 @@ from .cli_options import (
 from .discover import load_models
 from .errors import ConfigError
 from .findings import RANK, SEVERITIES
-from .output import emit, use_colour
+from .output import emit, json_text, use_colour, warn
 
 app = typer.Typer(
     add_completion=True,
@@ -55,7 +56,7 @@ app = typer.Typer(
 
 
 def fail(message: str) -> None:
-    sys.stderr.write(message.rstrip("\n") + "\n")
+    warn(message)
     raise typer.Exit(2)
 
 
@@ -237,7 +238,10 @@ def check(
             report.errors.append(ToolError(exc.message, exc.file, exc.line))
     disarm_timeout()
     if github_annotations and fmt != "github":
-        sys.stdout.write(reporters.render("github", report))
+        try:
+            emit(reporters.render("github", report), None)
+        except ConfigError as exc:
+            fail(str(exc))
     if pre_restart and fmt == "text" and not output:
         _pre_restart_finish(report, fail_rank, show_source)
     _finish(
@@ -263,7 +267,7 @@ def _baseline(report, path: str | None, write: str | None, settings) -> None:
 
     if write:
         count = bl.write(report, write)
-        sys.stderr.write(f"{write}: {count} baseline entries for {len(report.findings)} findings\n")
+        warn(f"{write}: {count} baseline entries for {len(report.findings)} findings")
         return
     applied = bl.apply(bl.load(path), report)
     ran = {r.code for r in engine.selected(report.catalog.values(), settings)}
@@ -331,12 +335,13 @@ def _pre_restart_finish(report, fail_rank: int, show_source: bool) -> None:
     the journal: passed or failed, and what was checked."""
     failing = [f for f in report.findings if RANK[f.severity] >= fail_rank]
     for error in report.errors:
-        sys.stderr.write(f"{error}\n")
+        warn(str(error))
     if failing:
         from dataclasses import replace
 
         shown = replace(report, findings=failing, skipped=[], errors=[])
-        emit(reporters.render("text", shown, use_colour(), show_source), None)
+        colour = use_colour()
+        emit(reporters.render("text", shown, colour, show_source), None, colour=colour)
     others = len(report.findings) - len(failing)
     ran = "httpd -t accepts the tree" if not any(f.rule == "COR023" for f in failing) else ""
     parts = [
@@ -346,8 +351,7 @@ def _pre_restart_finish(report, fail_rank: int, show_source: bool) -> None:
         ran if not report.errors else "",
         "skipped: " + " ".join(sorted({s.rule for s in report.skipped})) if report.skipped else "",
     ]
-    sys.stdout.write("httpdlint pre-restart: " + ", ".join(p for p in parts if p) + "\n")
-    sys.stdout.flush()
+    emit("httpdlint pre-restart: " + ", ".join(p for p in parts if p) + "\n", None)
     if report.errors:
         raise typer.Exit(2)
     raise typer.Exit(1 if failing else 0)
@@ -359,14 +363,14 @@ def _finish(report, fmt, output, show_source, fail_rank, exit_zero, settings) ->
     from dataclasses import replace
 
     for error in report.errors:
-        sys.stderr.write(f"{error}\n")
+        warn(str(error))
     # In text the errors are the stderr lines above (and with nothing read, all there is to
     # say); a document keeps them too, so that a CI report shows them.
     if fmt != "text" or report.models or not report.errors:
         shown = replace(report, errors=[]) if fmt == "text" else report
         colour = use_colour() and not output
         try:
-            emit(reporters.render(fmt, shown, colour, show_source), output)
+            emit(reporters.render(fmt, shown, colour, show_source), output, colour=colour)
         except ConfigError as exc:
             fail(str(exc))
     if report.errors:
@@ -486,13 +490,11 @@ def list_rules(fmt: Format = "text") -> None:
     except ConfigError as exc:
         fail(str(exc))
     if fmt == "json":
-        import json
-
         items = [
             {"code": r.code, "name": r.name, "severity": r.severity, "summary": r.summary}
             for r in rules.values()
         ]
-        emit(json.dumps(items, indent=2) + "\n", None)
+        emit(json_text(items), None)
         return
     width = max((len(r.name) for r in rules.values()), default=10)
     lines = [f"{r.code}  {r.severity:<7}  {r.name:<{width}}  {r.summary}" for r in rules.values()]
@@ -563,8 +565,8 @@ def main() -> None:
     code: int = 0
     try:
         app()
-    except ConfigError as exc:  # pragma: no cover - commands catch their own
-        sys.stderr.write(f"{exc}\n")
+    except ConfigError as exc:  # a write to standard output that failed, as commands' own
+        warn(str(exc))
         code = 2
     except RunTimeout as exc:
         sys.stderr.write(f"{exc}\n")
@@ -576,12 +578,14 @@ def main() -> None:
         code = 2
     except SystemExit as exc:
         if isinstance(exc.code, str):
-            sys.stderr.write(exc.code + "\n")
+            warn(exc.code)
             code = 1
         else:
             code = exc.code or 0
     # Freeing a large tree object by object at interpreter exit takes longer than reading
-    # it; everything is written, so leave at once.
-    sys.stdout.flush()
-    sys.stderr.flush()
+    # it; everything is written, so leave at once (what a full disk or a closed pipe kept
+    # in a buffer was reported already).
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
     os._exit(code)

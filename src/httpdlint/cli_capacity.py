@@ -41,7 +41,7 @@ from httpdlint.cli_options import (
     sizing_options,
 )
 from httpdlint.errors import ConfigError
-from httpdlint.output import emit
+from httpdlint.output import emit, json_text, warn
 
 __all__ = ["register"]
 
@@ -59,7 +59,7 @@ Interval = Annotated[str, typer.Option(help="Time between samples.")]
 
 
 def _fail(message: str) -> None:
-    sys.stderr.write(message.rstrip("\n") + "\n")
+    warn(message)
     raise typer.Exit(2)
 
 
@@ -143,9 +143,7 @@ def measure_command(
         if logs:
             result.warnings.extend(history.log_warnings(None, result))
         if fmt == "json":
-            import json
-
-            text = json.dumps(result.to_json(), indent=2) + "\n"
+            text = json_text(result.to_json())
         elif fmt == "openmetrics":
             text = render_openmetrics(result)
         else:

@@ -34,7 +34,10 @@ ServerRoot = Annotated[
 Output = Annotated[
     str | None,
     typer.Option(
-        "--output", "-o", help="Write to FILE atomically instead of stdout (- is stdout)."
+        "--output",
+        "-o",
+        help="Write to FILE instead of stdout (- is stdout): a regular file atomically, "
+        "a device or FIFO directly.",
     ),
 ]
 Pid = Annotated[

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+from .output import json_text
 from .syntax import Directive, walk
 
 
@@ -106,10 +105,6 @@ def dump_json(config) -> str:
             paths[id(d)] = (path, size)
         directives.append(item)
     doc = {"schema": 1, "files": config.files, "directives": directives}
-    return _write_json(doc)
-
-
-def _write_json(doc: dict) -> str:
-    """`json.dumps(doc, indent=1)`, which is not recursive in depth here: the document is
-    three levels deep whatever the configuration (the tree is flattened above)."""
-    return json.dumps(doc, indent=1) + "\n"
+    # The document is three levels deep whatever the configuration (the tree is flattened
+    # above), so its writer does not recurse with the nesting.
+    return json_text(doc, indent=1)

@@ -8,13 +8,13 @@ JSON (schema 1) for tools: the same facts in both.
 from __future__ import annotations
 
 import ipaddress
-import json
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
 from .merge import Request, Result, resolve
 from .outcome import Outcome, decide
+from .output import json_text
 from .syntax import Directive
 from .vhosts import vhost_map
 
@@ -184,4 +184,4 @@ def render_json(e: Explanation) -> str:
         "why": out.why,
         "deciding": _line_json(out.deciding) if out.deciding is not None else None,
     }
-    return json.dumps(doc, indent=1) + "\n"
+    return json_text(doc, indent=1)

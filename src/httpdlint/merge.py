@@ -239,7 +239,7 @@ class _Options:
     def read(self, node: Directive) -> None:
         first = True
         for word in node.args:
-            action = word[:1] if word[:1] in "+-" else ""
+            action = word[0] if word.startswith(("+", "-")) else ""
             bits = options_bits(word[1:] if action else word)
             if not action and first:
                 self.opts, self.unset, first = set(), False, False

@@ -1,18 +1,30 @@
-"""Writing results: atomic files (with their metadata kept, for `suggest --apply`) and colour.
+"""Writing results: safe text, atomic files (with their metadata kept, for `suggest
+--apply`), output targets and colour.
 
-Every file httpdlint writes goes through `atomic_write`: a temporary file named
-`.NAME.httpdlint-tmp.XXXXXXXX` in the same directory, fsync, rename. A run that is killed
-between the write and the rename leaves only such a file, which `leftovers` finds and a later
-`--apply` removes. HTTPDLINT_PAUSE_BEFORE_RENAME=SECONDS is a test hook: it pauses after the
-temporary file is written and before the rename.
+Everything httpdlint prints or writes passes `sanitize` (through `emit`, `json_text` and
+`warn`): a byte that was not UTF-8 (read with surrogateescape) and a control character (C0
+but tab and newline, DEL, C1, so ESC too) become the text `\\xNN`, so output always encodes,
+stays valid UTF-8, and a configuration cannot drive the terminal or forge lines.
+
+Every regular file httpdlint writes goes through `atomic_write`: a temporary file named
+`.NAME.httpdlint-tmp.XXXXXXXX` in the same directory, locked while its writer lives, fsync,
+rename. A run that is killed between the write and the rename leaves only such a file, which
+`leftovers` finds and a later `--apply` removes, as does the next `--output` to the same name
+(`stale_temporaries`). HTTPDLINT_PAUSE_BEFORE_RENAME=SECONDS is a test hook: it pauses after
+the temporary file is written and before the rename. `--output` onto a character device or a
+FIFO (/dev/null, /dev/stdout, a pipe) writes into it: a device node is never replaced.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
+import functools
+import json
 import os
 import re
+import stat
 import sys
 import tempfile
 import time
@@ -23,7 +35,71 @@ from .errors import ConfigError
 TEMP_MARK = ".httpdlint-tmp."
 #: Test hook: seconds to sleep after the temporary file is written, before the rename.
 PAUSE_ENV = "HTTPDLINT_PAUSE_BEFORE_RENAME"
+#: Seconds `--output` onto a FIFO waits for a reader.
+FIFO_WAIT = 10
 _LEFTOVER = re.compile(r"\..+" + re.escape(TEMP_MARK) + r"[A-Za-z0-9_]{6,}\Z", re.S)
+
+
+#: httpdlint's own colour codes, kept by `sanitize(..., colour=True)`.
+_SGR = "\x1b\\[(?:0|3[0-7])m"
+
+
+@functools.cache
+def _unsafe(keep: str, colour: bool) -> re.Pattern[str]:
+    chars = "".join(
+        c for c in "".join(map(chr, range(0x20))) + "\x7f" if c not in keep
+    )  # C0 but what the caller keeps, and DEL
+    pattern = f"[{re.escape(chars)}\x80-\x9f\ud800-\udfff\ufffe\uffff]"
+    return re.compile(f"({_SGR})|{pattern}" if colour else pattern)
+
+
+def _shown(match: re.Match[str]) -> str:
+    if match.group(0).startswith("\x1b["):
+        return match.group(0)  # only matched as such with colour on: httpdlint's own
+    code = ord(match.group(0))
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, as surrogateescape keeps it
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def sanitize(text: str, keep: str = "\t\n", *, colour: bool = False) -> str:
+    """`text` safe to print and to encode: every byte that was not UTF-8 and every control
+    character (C0 but those in `keep`, DEL, C1; lone surrogates and the non-characters XML
+    forbids) shown as `\\xNN` (`\\uNNNN`). With `colour`, httpdlint's own SGR colour codes
+    stay: only for text whose configuration parts were sanitized already."""
+    return _unsafe(keep, colour).sub(_shown, text)
+
+
+def sanitize_tree(doc: object) -> object:
+    """A copy of a JSON document (dicts, lists, strings, numbers) with every string, keys
+    included, sanitized; iterative, so a deep document costs no recursion."""
+    top = [doc]
+    stack: list[tuple[list | dict, object]] = [(top, 0)]
+    while stack:
+        parent, key = stack.pop()
+        value = parent[key]  # type: ignore[index]
+        if isinstance(value, str):
+            parent[key] = sanitize(value)  # type: ignore[index]
+        elif isinstance(value, dict):
+            new = {sanitize(k) if isinstance(k, str) else k: v for k, v in value.items()}
+            parent[key] = new  # type: ignore[index]
+            stack.extend((new, k) for k in new)
+        elif isinstance(value, (list, tuple)):
+            items = list(value)
+            parent[key] = items  # type: ignore[index]
+            stack.extend((items, i) for i in range(len(items)))
+    return top[0]
+
+
+def json_text(doc: object, indent: int = 2) -> str:
+    """`doc` as JSON text, every string sanitized: what every JSON output writes."""
+    return json.dumps(sanitize_tree(doc), indent=indent) + "\n"
+
+
+def warn(message: str) -> None:
+    """One line on stderr, sanitized (a newline in a file name cannot make it two)."""
+    sys.stderr.write(sanitize(message.rstrip("\n"), keep="\t") + "\n")
+    sys.stderr.flush()
 
 
 def leftovers(directories: Iterable[str]) -> list[str]:
@@ -38,6 +114,29 @@ def leftovers(directories: Iterable[str]) -> list[str]:
                 if _LEFTOVER.match(e.name) and e.is_file(follow_symlinks=False)
             ]
     return sorted(found)
+
+
+def stale_temporaries(path: str) -> list[str]:
+    """The temporary files a killed run left for `path` (its own name only), removed: those no
+    living writer holds locked (`atomic_write` locks its own until the rename)."""
+    prefix = f".{os.path.basename(path)}{TEMP_MARK}"
+    removed = []
+    for tmp in leftovers([os.path.dirname(path) or "."]):
+        if not os.path.basename(tmp).startswith(prefix):
+            continue
+        try:
+            fd = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.unlink(tmp)
+            removed.append(tmp)
+        except OSError:
+            continue  # a run writing it now
+        finally:
+            os.close(fd)
+    return removed
 
 
 def copy_metadata(source: str, st: os.stat_result, target: str) -> None:
@@ -94,6 +193,8 @@ def atomic_write(
     except OSError as exc:
         raise ConfigError(f"cannot write: {exc.strerror}", path) from None
     try:
+        # Locked while this process lives: `stale_temporaries` leaves a living run's file.
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with os.fdopen(fd, "wb") as f:
             f.write(text.encode("utf-8") if isinstance(text, str) else text)
             f.flush()
@@ -123,13 +224,92 @@ def atomic_write(
         raise
 
 
-def emit(text: str, output: str | None) -> None:
-    """Print, or write atomically to `output` (`-` is standard output)."""
-    if output and output != "-":
-        atomic_write(output, text)
-    else:
-        sys.stdout.write(text)
+def write_output(path: str, data: bytes) -> None:
+    """Write `data` to the --output target `path`. A regular file or a new path: atomically
+    (a symbolic link's target, the link kept), cleaning what a killed run left for the same
+    name. A character device or a FIFO (/dev/null, /dev/full, /dev/stdout, a named pipe):
+    opened and written, never replaced. Anything else is refused. ConfigError on failure."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise ConfigError(f"cannot write: {exc.strerror}", path) from None
+    # /dev/stdout (or the very file) onto a file the shell opened: written where the shell put
+    # it (`>>` appends), never renamed over the file it holds.
+    inherited = _inherited(st) if st is not None else None
+    if st is None or (inherited is None and stat.S_ISREG(st.st_mode)):
+        real = os.path.realpath(path)
+        stale_temporaries(real)
+        atomic_write(real, data)
+        return
+    if inherited is None and not (stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
+        raise ConfigError("cannot write: not a regular file, character device or FIFO", path)
+    if inherited is not None:
         sys.stdout.flush()
+        fd = os.dup(inherited)
+    else:
+        fd = _open_target(path)
+    try:
+        os.set_blocking(fd, True)
+        _write_all(fd, data)
+    except OSError as exc:
+        raise ConfigError(f"cannot write: {exc.strerror}", path) from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _inherited(st: os.stat_result) -> int | None:
+    """Standard output or error when `st` is the regular file one of them writes."""
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    for fd in (1, 2):
+        with contextlib.suppress(OSError):
+            if os.path.samestat(os.fstat(fd), st):
+                return fd
+    return None
+
+
+def _open_target(path: str) -> int:
+    """`path` opened for writing. Non-blocking: a FIFO nobody reads (ENXIO) is waited for
+    FIFO_WAIT seconds, as a shell's `>` would wait, then an error rather than a hang."""
+    deadline = time.monotonic() + FIFO_WAIT
+    while True:
+        try:
+            return os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:
+                raise ConfigError(f"cannot write: {exc.strerror}", path) from None
+        if time.monotonic() > deadline:
+            raise ConfigError(f"cannot write: no process read the FIFO in {FIFO_WAIT} s", path)
+        time.sleep(0.05)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def emit(text: str, output: str | None, *, colour: bool = False) -> None:
+    """Print, or write to `output` (`-` is standard output; see `write_output`), sanitized
+    and as UTF-8 whatever the locale. A write that fails (a full disk, a closed pipe) is a
+    ConfigError: one line and exit 2. `colour`: the text holds httpdlint's colour codes."""
+    data = sanitize(text, colour=colour).encode("utf-8")
+    if output and output != "-":
+        write_output(output, data)
+        return
+    try:
+        sys.stdout.flush()
+        buffer = getattr(sys.stdout, "buffer", None)
+        if buffer is None:  # a test's captured stdout: text only
+            sys.stdout.write(data.decode("utf-8"))
+        else:
+            buffer.write(data)
+            buffer.flush()
+    except OSError as exc:
+        raise ConfigError(f"cannot write: {exc.strerror}", "standard output") from None
 
 
 def use_colour(stream=None) -> bool:

@@ -9,7 +9,6 @@ inputs are still shown, with no recommendation and the command to run instead.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,7 @@ from httpdlint.errors import ConfigError
 from httpdlint.inputs import Gathered, SizingOptions, gather
 from httpdlint.measure import Notice
 from httpdlint.mpm import evaluate_mpm, module_condition, workers_directive
+from httpdlint.output import json_text
 from httpdlint.sizes import format_size
 
 __all__ = ["FORMATS", "Suggestion", "suggest", "render", "mpm_adjustments"]
@@ -413,7 +413,7 @@ def render(s: Suggestion, fmt: str) -> str:
     if fmt == "text":
         return render_text(s)
     if fmt == "json":
-        return json.dumps(s.to_json(), indent=2) + "\n"
+        return json_text(s.to_json())
     if fmt == "conf":
         return render_conf(s)
     if fmt == "html":

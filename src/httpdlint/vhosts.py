@@ -20,7 +20,6 @@ machine would build.
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 from dataclasses import dataclass, field
 
@@ -28,6 +27,7 @@ from .dump import httpd_place
 from .errors import ConfigError
 from .hostnames import canonical_ip, fix_hostname, is_wild, local_host, resolve, reverse, wild_re
 from .model import Model, VirtualHost
+from .output import json_text
 from .syntax import Directive
 
 __all__ = [
@@ -367,4 +367,4 @@ def render_json(vmap: VhostMap) -> str:
         }
         for e in vmap.entries
     ]
-    return json.dumps({"schema": 1, "addresses": addresses}, indent=1) + "\n"
+    return json_text({"schema": 1, "addresses": addresses}, indent=1)

@@ -549,7 +549,10 @@ def options_all_default(model, rule, settings) -> Iterator[Finding]:
         return
 
     def absolute(nodes: Iterable[Directive]) -> bool:
-        return any(d.lname == "options" and any(a[:1] not in "+-" for a in d.args) for d in nodes)
+        return any(
+            d.lname == "options" and any(not a.startswith(("+", "-")) for a in d.args)
+            for d in nodes
+        )
 
     roots = [s for s in model.top("<directory") if is_root_dir(s)]
     if absolute(model.config.tree) or any(absolute(s.children or []) for s in roots):

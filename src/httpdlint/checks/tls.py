@@ -124,7 +124,7 @@ def evaluate_protocols(args: list[str], version: str, how_all: str = "all") -> P
     enabled = result.enabled
     for word in args:
         action = ""
-        if word[:1] in "+-":
+        if word.startswith(("+", "-")):  # "" is a word too, not an action
             action, word = word[0], word[1:]
         low = word.lower()
         if low == "sslv2" and version != "2.2":

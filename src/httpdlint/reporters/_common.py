@@ -9,7 +9,6 @@ working directory, as compilers and linters print, so a terminal can open it.
 from __future__ import annotations
 
 import os
-import re
 from collections import Counter
 
 from ..findings import SEVERITIES, Finding
@@ -99,14 +98,12 @@ def first_model_file(report) -> str | None:
     return report.models[0].config.root if report.models else None
 
 
-# XML 1.0 allows no control characters but tab, LF and CR, and no lone surrogates (bytes that
-# are not UTF-8 read with surrogateescape): both would make the document unreadable.
-_NOT_XML = "[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]"
-
-
 def clean(text: str) -> str:
-    """Text any XML or JSON reader accepts: bytes that were not UTF-8 as U+FFFD."""
-    return re.sub(_NOT_XML, "\ufffd", text)  # re caches the compiled pattern
+    """Text any XML or JSON reader accepts (XML 1.0 forbids control characters and lone
+    surrogates): `output.sanitize`, bytes that were not UTF-8 shown as `\\xNN`."""
+    from ..output import sanitize
+
+    return sanitize(text)
 
 
 def source_lines(path: str | None, line: int | None, cache: dict) -> list[tuple[int, str]]:

@@ -13,9 +13,9 @@ check_name `httpdlint-skipped`, so it shows in the merge request instead of pass
 from __future__ import annotations
 
 import hashlib
-import json
 
 from ..fingerprints import fingerprints
+from ..output import json_text
 from ._common import clean, first_model_file, rel
 
 SEVERITY = {"info": "info", "warning": "minor", "error": "major"}
@@ -64,4 +64,4 @@ def document(report) -> list[dict]:
 
 
 def render(report, colour: bool = False, show_source: bool = False) -> str:
-    return json.dumps(document(report), indent=2) + "\n"
+    return json_text(document(report))

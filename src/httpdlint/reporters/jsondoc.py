@@ -3,10 +3,9 @@ errors and the counts. `config` is null when no configuration could be read."""
 
 from __future__ import annotations
 
-import json
-
 from .. import __version__
 from ..fingerprints import fingerprints
+from ..output import json_text
 from ._common import summary
 
 
@@ -51,4 +50,4 @@ def document(report) -> dict:
 
 
 def render(report, colour: bool = False, show_source: bool = False) -> str:
-    return json.dumps(document(report), indent=2) + "\n"
+    return json_text(document(report))

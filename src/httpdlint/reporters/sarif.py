@@ -16,11 +16,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 from .. import __version__
 from ..fingerprints import fingerprints
+from ..output import json_text
 from ._common import CATEGORY, SECURITY, clean, file_uri, first_model_file, rel, uri_path
 
 SCHEMA = (
@@ -173,4 +173,4 @@ def document(report) -> dict:
 
 
 def render(report, colour: bool = False, show_source: bool = False) -> str:
-    return json.dumps(document(report), indent=2) + "\n"
+    return json_text(document(report))

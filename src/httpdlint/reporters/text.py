@@ -1,18 +1,25 @@
 """Text for a terminal: `file:line: severity RULE message`, then notes and the summary.
 
 Each finding names its severity, so a log read without colour still says which lines fail
-the run; with colour, only the severity word is coloured. `--show-source` prints the lines
-of the file the finding is about, read from the file as it is now.
+the run; with colour, only the severity word is coloured (everything else is sanitized
+here, so the colour codes are the only escapes `emit` lets through). `--show-source` prints
+the lines of the file the finding is about, read from the file as it is now.
 """
 
 from __future__ import annotations
 
 import os
 
-from ._common import clean, source_lines, summary_line, unique_skipped
+from ..output import sanitize
+from ._common import source_lines, summary_line, unique_skipped
 
 _COLOUR = {"error": "\033[31m", "warning": "\033[33m", "info": "\033[36m"}
 _RESET = "\033[0m"
+
+
+def _line(text: str) -> str:
+    """Configuration text on one line: a newline in a file name cannot forge a finding."""
+    return sanitize(text, keep="\t")
 
 
 def _display(path: str | None) -> str:
@@ -30,21 +37,21 @@ def render(report, colour: bool = False, show_source: bool = False) -> str:
         where = f"{_display(f.file)}:{f.line}" if f.line else _display(f.file)
         severity = f"{_COLOUR.get(f.severity, '')}{f.severity}{_RESET}" if colour else f.severity
         httpd = f" [{f.httpd_code}]" if f.httpd_code else ""
-        lines.append(f"{where}: {severity} {f.rule} {f.message}{httpd}")
+        # Sanitized here, around the colour codes: `emit` keeps only those.
+        lines.append(f"{_line(where)}: {severity} {_line(f'{f.rule} {f.message}{httpd}')}")
         # A finding about what is absent (no directive, placed at line 1) has no line to show.
         if show_source and (f.source or f.line != 1):
             shown = source_lines(f.file, f.line, cache)
             width = len(str(shown[-1][0])) if shown else 0
-            # Cleaned: a byte that is not UTF-8 would make printing to a UTF-8 terminal fail.
-            lines.extend(f"  {n:>{width}} | {clean(text)}" for n, text in shown)
+            lines.extend(f"  {n:>{width}} | {sanitize(text)}" for n, text in shown)
     several = len(report.models) > 1
     for s in unique_skipped(report):
         config = f" ({_display(s.config)})" if several and s.config else ""
-        lines.append(f"{s.rule} skipped: needs {s.needs}{config}")
-    lines.extend(str(error) for error in report.errors)
+        lines.append(_line(f"{s.rule} skipped: needs {s.needs}{config}"))
+    lines.extend(_line(str(error)) for error in report.errors)
     if report.baseline:
         b = report.baseline
-        lines.append(f"{b['known']} finding(s) in the baseline {b['file']}")
-        lines.extend(f"fixed since the baseline: {entry}" for entry in b["fixed"])
+        lines.append(sanitize(f"{b['known']} finding(s) in the baseline {b['file']}"))
+        lines.extend(sanitize(f"fixed since the baseline: {entry}") for entry in b["fixed"])
     lines.append(summary_line(report))
     return "\n".join(lines) + "\n"
