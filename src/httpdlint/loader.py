@@ -19,6 +19,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from . import confregex
 from .errors import ConfigError
 from .macro import _MACRO_EXEC, MacroReading
 from .pathmatch import MAX_INCLUDE_DEPTH, include_files
@@ -885,11 +886,13 @@ def _match_version(op: str, want: str, have: tuple[int, int, int], node: Directi
         pattern = want[1:-1]
     if pattern is not None:
         try:
-            match = re.search(pattern, text) is not None
-        except re.error:
+            match = confregex.search(pattern, text) is not None
+        except confregex.Invalid:
             raise ConfigError(
                 "Unable to compile regular expression", node.file, node.line
             ) from None
+        except confregex.Undecided:
+            match = False  # util_pcre.c: over PCRE2's match limit is no match
         return match != reverse
     if not _VERSION_RE.fullmatch(want):
         raise ConfigError(
