@@ -24,6 +24,7 @@ from .errors import ConfigError
 from .macro import _MACRO_EXEC, MacroReading
 from .pathmatch import MAX_INCLUDE_DEPTH, include_files
 from .reading import _PRAGMA, _PRAGMA_START, MacroDefinition, Pragma, _Expansion, _Reader, _reader
+from .redact import foreign_message, is_foreign
 from .syntax import (
     Directive,
     LineTooLong,
@@ -323,8 +324,14 @@ class Loader(MacroReading):
             if len(self.files) > self.opt.max_files:
                 raise ConfigError(f"configuration exceeds {self.opt.max_files} files", path)
         self.stack.append((identity, origin.file if origin else "", origin.line if origin else 0))
+        text = decode(data)
+        if is_foreign(text):
+            if origin is None:
+                raise ConfigError(foreign_message(path))
+            self.refusals.append((origin.file, origin.line, foreign_message(path)))
+            return []
         try:
-            reader = _reader(path, decode(data))
+            reader = _reader(path, text)
             try:
                 return self.build(reader, None)
             except LineTooLong as exc:

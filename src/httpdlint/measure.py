@@ -237,7 +237,8 @@ def read_pid_file(path: str) -> int:
             f"cannot read PidFile: {exc.strerror} (is httpd running?)", path
         ) from None
     if not text.isdigit():
-        raise ConfigError(f"PidFile does not hold a process ID: {text[:40]!r}", path)
+        # Whatever else the file holds is not repeated: PidFile may name any file.
+        raise ConfigError("PidFile does not hold a process ID (its content is not shown)", path)
     return int(text)
 
 
