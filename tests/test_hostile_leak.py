@@ -170,16 +170,6 @@ def test_configuration_with_a_typo_is_still_configuration(tmp_path: Path) -> Non
     assert long_name not in res.stdout  # the quoted word is bounded
 
 
-def test_main_file_that_is_a_key_is_one_line_exit_2(tmp_path: Path) -> None:
-    key = tmp_path / "key.pem"
-    key.write_text(KEY)
-    res = cli("check", str(key), timeout=30)
-    clean(res)
-    assert res.returncode == 2
-    assert "not a configuration file" in res.stderr
-    assert not any(p in res.stdout + res.stderr for p in _fragments(KEY))
-
-
 def test_pidfile_content_is_not_echoed(tmp_path: Path) -> None:
     secret = tmp_path / "shadow"
     secret.write_text(SHADOW)
@@ -190,3 +180,17 @@ def test_pidfile_content_is_not_echoed(tmp_path: Path) -> None:
     assert res.returncode == 2
     for piece in _fragments(SHADOW):
         assert piece not in res.stdout + res.stderr
+
+
+def test_relayed_httpd_message_hides_words_of_a_secret_file(tmp_path: Path) -> None:
+    from httpdlint.redact import relayed
+
+    secret = tmp_path / "shadow"
+    secret.write_text(SHADOW)
+    first = SHADOW.split()[0]
+    said = f"Invalid command '{first}', perhaps misspelled or defined by a module"
+    out = relayed(said, str(secret))
+    assert not any(p in out for p in _fragments(SHADOW))
+    conf = tmp_path / "a.conf"
+    conf.write_text("ServerName x\n" + "Y" * 200 + "\n")
+    assert len(relayed("Invalid command '" + "Y" * 200 + "', perhaps", str(conf))) < 120

@@ -325,9 +325,7 @@ class Loader(MacroReading):
                 raise ConfigError(f"configuration exceeds {self.opt.max_files} files", path)
         self.stack.append((identity, origin.file if origin else "", origin.line if origin else 0))
         text = decode(data)
-        if is_foreign(text):
-            if origin is None:
-                raise ConfigError(foreign_message(path))
+        if origin is not None and is_foreign(text):  # an Include of a key, shadow, htpasswd
             self.refusals.append((origin.file, origin.line, foreign_message(path)))
             return []
         try:

@@ -8,14 +8,12 @@ are; `bounded` is the one form any word quoted from a configuration takes in a m
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 #: Characters of a word quoted from a configuration in a message.
 QUOTE_MAX = 40
 
 _PEM = re.compile(r"-----BEGIN [A-Z0-9 ]+-----")
-# user:hash (htpasswd: $apr1$, $2y$, {SHA}; shadow: user:$6$...:19000:0:99999:7:::).
-_CREDENTIAL = re.compile(r"[^\s:#]+:(\$[0-9a-z]+\$|\{SHA\}|[*!]|[A-Za-z0-9./]{13}\b)[^\s]*$")
+_NAME = re.compile(r"[A-Za-z0-9_.<>/-]+")
 
 
 def bounded(word: str, limit: int = QUOTE_MAX) -> str:
@@ -25,33 +23,23 @@ def bounded(word: str, limit: int = QUOTE_MAX) -> str:
 
 
 def is_foreign(text: str) -> bool:
-    """Whether a file is not configuration (`looks_foreign`), by the names the rules know."""
-    from .checks.directives import _is_known_anywhere  # noqa: PLC0415 - the rules' home
+    """Whether a file is not configuration: a PEM block anywhere, or more than half of its
+    lines that are neither empty nor comments cannot be directives: their first word is not
+    shaped like a name (letters, digits, `_`, `-`, `.`, `<`, `/`, `>`), as `user:hash`
+    (htpasswd, shadow), `[client]` or `password=...` (my.cnf) and base64 are not.
 
-    return looks_foreign(text.splitlines(), _is_known_anywhere)
-
-
-def looks_foreign(lines: list[str], known: Callable[[str], bool]) -> bool:
-    """Whether text is not configuration: a PEM block anywhere, or more than half of its
-    lines that are neither empty nor comments look like credentials (`user:hash`) or do not
-    start with a directive name (KNOWN: whether a lower-case name, a section with its `<`,
-    is one).
-
-    A configuration with a few misspelt names stays configuration (each is its COR001); a
-    file of two lines with one unknown name is judged by its other line."""
+    A configuration with misspelt or unknown names stays configuration (each is its COR001);
+    a file of two lines with one odd line is judged by its other line."""
     words = 0
     strange = 0
-    for raw in lines:
+    for raw in text.splitlines():
         line = raw.strip()
         if _PEM.search(line):
             return True
         if not line or line.startswith("#"):
             continue
         words += 1
-        first = line.split(None, 1)[0].lower().rstrip(">")
-        if first.startswith("</"):
-            first = "<" + first[2:]
-        if _CREDENTIAL.match(line) or not known(first):
+        if not _NAME.fullmatch(line.split(None, 1)[0]):
             strange += 1
     return words > 0 and strange * 2 > words
 
@@ -63,3 +51,25 @@ def foreign_message(path: str) -> str:
         "password or credentials file?): httpd refuses to start at its first line; nothing "
         "of it is read or shown here"
     )
+
+
+_QUOTED = re.compile(r"'([^'\n]*)'")
+#: Characters of a message of httpd's relayed (`check --pre-restart`, `suggest --apply`).
+RELAY_MAX = 400
+
+
+def relayed(message: str, file: str | None = None) -> str:
+    """httpd's own message, as httpdlint repeats it: each quoted word bounded, all of them
+    hidden when FILE (the file httpd names) is not configuration, the whole bounded."""
+    hide = False
+    if file:
+        try:
+            with open(file, "rb") as fh:
+                hide = is_foreign(fh.read(1 << 20).decode("utf-8", "replace"))
+        except OSError:
+            hide = False
+
+    def one(m: re.Match[str]) -> str:
+        return "'(not shown: not a configuration file)'" if hide else f"'{bounded(m.group(1))}'"
+
+    return bounded(_QUOTED.sub(one, message), RELAY_MAX)
