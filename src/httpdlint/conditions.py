@@ -11,6 +11,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from . import confregex
+
 _VARS = {
     "request_method": lambda r: r.method.upper(),
     "http_host": lambda r: r.host,
@@ -102,10 +104,10 @@ def _expr(text: str, request) -> bool | None:
         if r is None:
             return None
         pattern = r.group(1) if r.group(1) is not None else r.group(3)
-        flags = re.IGNORECASE if (r.group(2) or r.group(4)) else 0
+        flags = confregex.IGNORECASE if (r.group(2) or r.group(4)) else 0
         try:
-            found = re.search(pattern, value, flags) is not None
-        except re.error:
+            found = confregex.search(pattern, value, flags) is not None
+        except (confregex.Invalid, confregex.Undecided):
             return None
         return found if op == "=~" else not found
     if op == "in":

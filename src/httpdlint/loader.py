@@ -19,6 +19,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from . import confregex
 from .errors import ConfigError
 from .macro import _MACRO_EXEC, MacroReading
 from .pathmatch import MAX_INCLUDE_DEPTH, include_files
@@ -36,6 +37,7 @@ from .reading import (
     expansion_error,
 )
 from .reading import AUTHZ_SECTIONS as _AUTHZ_SECTIONS
+from .redact import foreign_message, is_foreign
 from .syntax import (
     Directive,
     ExpansionTooLong,
@@ -338,8 +340,12 @@ class Loader(MacroReading):
             if len(self.files) > self.opt.max_files:
                 raise ConfigError(f"configuration exceeds {self.opt.max_files} files", path)
         self.stack.append((identity, origin.file if origin else "", origin.line if origin else 0))
+        text = decode(data)
+        if origin is not None and is_foreign(text):  # an Include of a key, shadow, htpasswd
+            self.refusals.append((origin.file, origin.line, foreign_message(path)))
+            return []
         try:
-            reader = _reader(path, decode(data))
+            reader = _reader(path, text)
             try:
                 return self.build(reader, None)
             except LineTooLong as exc:
@@ -915,11 +921,13 @@ def _match_version(op: str, want: str, have: tuple[int, int, int], node: Directi
         pattern = want[1:-1]
     if pattern is not None:
         try:
-            match = re.search(pattern, text) is not None
-        except re.error:
+            match = confregex.search(pattern, text) is not None
+        except confregex.Invalid:
             raise ConfigError(
                 "Unable to compile regular expression", node.file, node.line
             ) from None
+        except confregex.Undecided:
+            match = False  # util_pcre.c: over PCRE2's match limit is no match
         return match != reverse
     if not _VERSION_RE.fullmatch(want):
         raise ConfigError(

@@ -245,7 +245,7 @@ def read_pid_file(path: str) -> int:
         ) from None
     if not text.isdigit():
         # Never its contents: a PidFile may name any file (a key, /etc/shadow).
-        raise ConfigError("PidFile does not hold a process ID", path)
+        raise ConfigError("PidFile does not hold a process ID (its content is not shown)", path)
     return int(text)
 
 

@@ -19,7 +19,7 @@ import pwd
 import re
 from dataclasses import dataclass, field
 
-from . import authz
+from . import authz, confregex
 from .access import options_bits
 from .pathmatch import fnmatch
 from .syntax import Directive
@@ -151,10 +151,21 @@ def files_matches(section: Directive, name: str) -> bool:
 
 
 def _search(regex: str, text: str, flags: int = 0) -> bool:
+    """Whether the configuration's pattern is found in TEXT (an invalid one: never);
+    `confregex.Undecided` when the match is too costly to decide."""
     try:
-        return re.search(regex, text, flags) is not None
-    except re.error:
+        return confregex.search(regex, text, flags) is not None
+    except confregex.Invalid:
         return False
+
+
+def _on(node: Directive, test, *args):  # noqa: ANN001, ANN202 - any of the tests above
+    """TEST(*ARGS), naming NODE as the line of a pattern too costly to match."""
+    try:
+        return test(*args)
+    except confregex.Undecided as exc:
+        exc.node = exc.node or node
+        raise
 
 
 # -- a request and what applies to it ----------------------------------------------------
@@ -299,7 +310,18 @@ def resolve(model, vhost: Directive | None, request: Request, *, path: str | Non
             skip: frozenset = frozenset(), force: frozenset = frozenset()) -> Result:  # fmt: skip
     """Map the request's URL to a file (unless `path` is given) and merge every section
     that applies, in httpd's order; sections in `skip` are left out (to see what one
-    section changes), undecided <If> sections in `force` are taken as true."""
+    section changes), undecided <If> sections in `force` are taken as true. A pattern too
+    costly to match leaves the result undecided, with nothing merged."""
+    try:
+        return _resolve(model, vhost, request, path, skip, force)
+    except confregex.Undecided as exc:
+        url = request.url or ""
+        result = Result(url, vhost)
+        result.undecided.append((exc.describe(), exc.node))
+        return result
+
+
+def _resolve(model, vhost, request, path, skip, force) -> Result:  # noqa: PLR0913
     ctx = context(model, vhost)
     url = None if request.url is None else re.sub("/{2,}", "/", request.url.split("?")[0]) or "/"
     result = Result(url or "", vhost)
@@ -333,17 +355,17 @@ def resolve(model, vhost: Directive | None, request: Request, *, path: str | Non
             if result.override and result.override != ["none"]:
                 result.htaccess.append(walked.rstrip("/") + "/")
         for d in ctx.regex_dirs:
-            if d not in skip and _search(_regex(d) or "", dirname):
+            if d not in skip and _on(d, _search, _regex(d) or "", dirname):
                 applied.append(d)
                 _merge(model, result, state, "directory", d, d.children or [])
         name = "" if is_dir else path.rsplit("/", 1)[1]
         nested = [c for s in applied for c in s.children or [] if c.lname in _FILE_KINDS]
         for d in ctx.files + nested:
-            if d not in skip and files_matches(d, name):
+            if d not in skip and _on(d, files_matches, d, name):
                 applied.append(d)
                 _merge(model, result, state, "files", d, d.children or [])
     for d in ctx.locs if url is not None else ():
-        if d not in skip and loc_matches(d, url):
+        if d not in skip and _on(d, loc_matches, d, url):
             applied.append(d)
             _merge(model, result, state, "location", d, d.children or [])
     nested = [c for s in applied for c in s.children or [] if c.lname in _IF_KINDS]
@@ -396,18 +418,18 @@ def _translate(model, ctx: Context, result: Result, url: str) -> str | None:
         return [d for d in own if d.lname in names] + _top(model, names)
 
     for d in named("redirect", "redirectmatch", "redirectpermanent", "redirecttemp"):
-        if _redirect_matches(d, url):
+        if _on(d, _redirect_matches, d, url):
             result.undecided.append((f"{d.name} sends this URL elsewhere", d))
             return None
     rewrite = _rewrite_applies(model, vhost, url)
     if rewrite is not None:
         result.undecided.append((f"mod_rewrite may change this URL ({rewrite.name})", rewrite))
     for d in named("proxypass", "proxypassmatch"):
-        if len(d.args) >= 2 and d.args[1] != "!" and _prefix_or_regex(d, url):
+        if len(d.args) >= 2 and d.args[1] != "!" and _on(d, _prefix_or_regex, d, url):
             result.undecided.append((f"{d.name} hands this URL to {d.args[1]}", d))
             return None
     for d in named("alias", "scriptalias", "aliasmatch", "scriptaliasmatch"):
-        target = _alias_target(d, url)
+        target = _on(d, _alias_target, d, url)
         if target is not None:
             result.mapped_by = d
             return target
@@ -493,10 +515,10 @@ def _alias_target(d: Directive, url: str) -> str | None:
         return None
     if d.lname.endswith("match"):
         try:
-            m = re.search(args[0], url)
-        except re.error:
+            groups = confregex.search(args[0], url)
+        except confregex.Invalid:
             return None
-        return m.expand(args[1].replace("$", "\\")) if m else None
+        return confregex.expand(args[1], groups) if groups is not None else None
     n = _alias_len(url, args[0])
     return args[1] + url[n:] if n else None
 
@@ -526,8 +548,8 @@ def _rewrite_applies(model, vhost: Directive | None, url: str) -> Directive | No
         pattern, negate = d.args[0], False
         if pattern.startswith("!"):
             pattern, negate = pattern[1:], True
-        flags = re.IGNORECASE if "nc" in d.raw.lower().rsplit("[", 1)[-1] else 0
-        if _search(pattern, url, flags) != negate:
+        flags = confregex.IGNORECASE if "nc" in d.raw.lower().rsplit("[", 1)[-1] else 0
+        if _on(d, _search, pattern, url, flags) != negate:
             return d
     return None
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from .discover import find_binary, running_options
 from .model import find_envvars, resolve_root
 from .reading import read_envvars
+from .redact import relayed
 
 _SYNTAX = re.compile(r"Syntax error on line (\d+) of (.+?):\s*(.*)", re.S)
 
@@ -98,7 +99,7 @@ def httpd_check(
         return Validation(True, cmd, output)
     m = _SYNTAX.search(output)
     if m:
-        message = " ".join(m.group(3).split()) or output
+        message = relayed(" ".join(m.group(3).split()) or output, m.group(2))
         return Validation(False, cmd, output, message, m.group(2), int(m.group(1)))
     # The line that says why: not the closing "Configuration check failed" (AH00014) nor
     # the ServerName notice (AH00558) that precede or follow it.
@@ -108,4 +109,4 @@ def httpd_check(
         if ln.strip() and not any(x in ln for x in ("Syntax OK", "AH00014", "AH00558"))
     ]
     message = lines[0] if lines else output or f"{cmd[0]} -t exited {done.returncode}"
-    return Validation(False, cmd, output, message)
+    return Validation(False, cmd, output, relayed(message))

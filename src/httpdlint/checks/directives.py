@@ -31,6 +31,7 @@ from ..facts import (
     third_party_module_names,
 )
 from ..findings import Finding
+from ..redact import bounded
 from ..registry import check
 from ..scopes import _INNER_CLASSES, RAW, Pass, Where, context_pass, nodes_named, reaches, unique
 from ..syntax import Directive, split_args
@@ -85,7 +86,7 @@ def unknown_directive(model, rule, settings) -> Iterator[Finding]:
         guess = knowledge.suggest(lname, model.version)
         hint = f"; did you mean {guess}?" if guess and guess.lower() != lname else ""
         for node in items:
-            shown = node.name + (">" if node.is_section else "")
+            shown = bounded(node.name + (">" if node.is_section else ""))
             if unknown_mods or perl_defines:
                 owners = ", ".join(unknown_mods) or "a Perl module loaded with PerlLoadModule"
                 yield rule.finding(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from .. import merge, outcome
+from .. import confregex, merge, outcome
 from ..access import (
     access,
     grant_node,
@@ -599,7 +599,10 @@ def _whole_site(lname: str, args: list[str]) -> bool:
         return False
     if lname == "<location" and args[0] != "~":
         return args[0] == "/"
-    return all(loc_args_match(lname, args, u) for u in ("/.htaccess", "/a/b/.htpasswd", "/etc"))
+    try:
+        return all(loc_args_match(lname, args, u) for u in ("/.htaccess", "/a/b/.htpasswd", "/etc"))
+    except confregex.Undecided:
+        return False  # too costly to tell: claim nothing
 
 
 @check("SEC017")
