@@ -19,6 +19,7 @@ from . import __version__, engine, project, reporters
 from .bounds import RunTimeout, arm_timeout, disarm_timeout
 from .cli_options import (
     ChildSize,
+    Confine,
     DaemonSize,
     Defines,
     ForcePid,
@@ -149,6 +150,7 @@ def check(
     ] = False,
     httpd: Httpd = None,
     force_pid: ForcePid = False,
+    confine: Confine = None,
 ) -> None:
     """Lint configurations; without PATH, the running server's own."""
     from .fingerprints import project_root
@@ -158,10 +160,13 @@ def check(
         fail(f"unknown format {fmt!r}: one of {', '.join(reporters.FORMATS)}")
     if github_annotations and fmt != "github" and not output:
         fail("--github-annotations needs --output FILE for the other format")
+    fence = _confinement(confine, pid=pid, pre_restart=pre_restart, changed=changed)
+    stop = fence.root if fence is not None else None
     first = Path(paths[0]).resolve() if paths else None
     report = Report(
         root=project_root(
-            str(first if first and first.is_dir() else (first.parent if first else Path.cwd()))
+            str(first if first and first.is_dir() else (first.parent if first else Path.cwd())),
+            stop,
         )
     )
     fail_rank = RANK["warning"]
@@ -170,7 +175,9 @@ def check(
     try:
         report.catalog = engine.catalog()
         start = Path(paths[0]) if paths else Path.cwd()
-        found = project.find(start if start.is_dir() else start.parent) or project.find(Path.cwd())
+        found = project.find(start if start.is_dir() else start.parent, stop) or project.find(
+            Path.cwd(), stop
+        )
         conf = found[1] if found else {}
         where = str(found[0]) if found else None
         fail_on = "error" if pre_restart else fail_on or conf.get("fail-on", "warning")
@@ -213,6 +220,7 @@ def check(
                     list(module or []) + list(conf.get("modules", [])),
                     apache_version or conf.get("apache-version"),
                     pid=pid,
+                    confine=fence,
                 )
             except ConfigError as exc:  # one unreadable PATH hides none of the others
                 report.errors.append(ToolError(exc.message, exc.file, exc.line))
@@ -220,9 +228,14 @@ def check(
             if pre_restart:
                 given = list(define or []) + list(conf.get("defines", []))
                 settings.httpd_check = (path, root, given, httpd, pid)
-            if wants_sizing:
+            if wants_sizing and fence is not None and (ram is None or child_size is None):
+                settings.sizing = None
+                settings.sizing_missing = "--ram and --child-size (--confine measures nothing)"
+            elif wants_sizing:
                 settings.sizing, settings.sizing_missing = _sizing(model, sizing)
             settings.filesystem = on_this_machine(model) if filesystem is None else filesystem
+            if fence is not None:  # no path outside DIR is looked at: reported as skipped
+                settings.filesystem = settings.filesystem_off = False
             report.models.append(model)
             found = engine.run(model, settings)
             if fragment:
@@ -247,6 +260,26 @@ def check(
     _finish(
         report, fmt, output, show_source, fail_rank, exit_zero or bool(write_baseline), settings
     )
+
+
+def _confinement(confine: str | None, *, pid=None, pre_restart=False, changed=False):
+    """The Confinement of --confine DIR (None without it); what reaches outside DIR by its
+    nature (a running server, httpd itself) is refused with it, in one line."""
+    if confine is None:
+        return None
+    from .confine import Confinement
+
+    try:
+        fence = Confinement(confine)
+        if pid is not None:
+            raise fence.refuse("--pid (measuring a running server)")
+        if pre_restart:
+            raise fence.refuse("--pre-restart (httpd -t loads the modules)")
+        if changed:
+            raise fence.refuse("--changed")
+    except ConfigError as exc:
+        fail(str(exc))
+    return fence
 
 
 def _repository(paths: list[str] | None) -> str:
@@ -417,6 +450,7 @@ def dump(
     vhosts: Annotated[
         bool, typer.Option("--vhosts", help="The virtual-host map, like `httpd -S`.")
     ] = False,
+    confine: Confine = None,
     timeout: Timeout = 60,
 ) -> None:
     """The evaluated configuration, like `httpd -t -D DUMP_CONFIG` (--vhosts: like -S)."""
@@ -427,7 +461,12 @@ def dump(
         if fmt not in ("text", "json"):
             raise ConfigError(f"unknown format {fmt!r}: text or json")
         (model,) = load_models(
-            [path] if path else [], server_root, define or [], module or [], apache_version
+            [path] if path else [],
+            server_root,
+            define or [],
+            module or [],
+            apache_version,
+            confine=_confinement(confine),
         )
         if vhosts:
             from .vhosts import render_json, render_text, vhost_map
@@ -461,6 +500,7 @@ def explain(
     server_root: ServerRoot = None,
     output: Output = None,
     timeout: Timeout = 60,
+    confine: Confine = None,
 ) -> None:
     """Which server answers a request, what applies to it in httpd's order, and the result."""
     from .explain import explain as run
@@ -472,7 +512,12 @@ def explain(
             raise ConfigError(f"unknown format {fmt!r}: text or json")
         request = parse_url(url, method, client)
         (model,) = load_models(
-            [path] if path else [], server_root, define or [], module or [], apache_version
+            [path] if path else [],
+            server_root,
+            define or [],
+            module or [],
+            apache_version,
+            confine=_confinement(confine),
         )
         found = run(model, request, address)
         text = render_json(found) if fmt == "json" else render_text(found)

@@ -43,6 +43,14 @@ Output = Annotated[
 Pid = Annotated[
     int | None, typer.Option("--pid", help="PID of the httpd parent, in place of discovery.")
 ]
+Confine = Annotated[
+    str | None,
+    typer.Option(
+        "--confine",
+        help="Read nothing outside DIR (CI on untrusted pull requests): includes outside it "
+        "are errors; the rules that need more are skipped.",
+    ),
+]
 ForcePid = Annotated[
     bool,
     typer.Option("--force-pid", help="Measure --pid even when it is not an httpd process."),

@@ -162,17 +162,21 @@ def load_models(
     *,
     optional: bool = False,
     pid: int | None = None,
+    confine=None,
 ) -> list:
     """The models of `paths`, or of this machine's configuration when there are none: the
     running server's (`pid`, else the one with most children: its -f, -d and -D), else the
     one the binary names (-V), else the usual paths.
 
     With `optional`, a machine without any httpd configuration gives [] instead of an error
-    (suggest and measure can still work from what is given or measured).
+    (suggest and measure can still work from what is given or measured). With `confine`
+    (--confine) a PATH is required and nothing outside its directory is read.
     """
     from .model import load_model
 
     system = False
+    if not paths and confine is not None:
+        raise confine.refuse("this machine's configuration (no PATH)")
     if not paths:
         running = _running_server(pid)
         if running is not None:
@@ -198,6 +202,7 @@ def load_models(
             defines=defines,
             modules=modules,
             apache_version=version,
+            confine=confine,
         )
         model.system = system
         models.append(model)

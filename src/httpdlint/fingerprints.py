@@ -21,11 +21,13 @@ from .findings import Finding
 __all__ = ["project_root", "relative", "key", "fingerprints"]
 
 
-def project_root(start: str | None = None) -> str:
+def project_root(start: str | None = None, stop: str | None = None) -> str:
     """The repository root: the nearest directory at or above `start` (default: the working
-    directory) holding .git, else `start` itself."""
+    directory) holding .git, else `start` itself; not above `stop` (--confine)."""
     here = Path(start or os.getcwd()).resolve()
     for directory in (here, *here.parents):
+        if stop is not None and not str(directory).startswith(stop):
+            break
         if (directory / ".git").exists():
             return str(directory)
     return str(here)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from . import confregex
 from .errors import ConfigError
 from .macro import _MACRO_EXEC, MacroReading
-from .pathmatch import MAX_INCLUDE_DEPTH, include_files
+from .pathmatch import MAX_INCLUDE_DEPTH, fnmatch_test, include_files
 from .reading import (
     _PRAGMA,
     _PRAGMA_START,
@@ -129,6 +129,8 @@ class LoadOptions:
     #: `<IfModule>` on a module that is not built in cannot be decided, so both branches
     #: are read and their nodes noted in Config.undecided.
     modules_unknown: bool = False
+    #: --confine DIR: a confine.Confinement every file read must lie in.
+    confine: object | None = None
 
 
 @dataclass
@@ -171,6 +173,8 @@ class Config:
     #: Every Include/IncludeOptional path as httpd resolved it (a glob or a plain path), in
     #: reading order: what else httpd would read if a file appeared there.
     includes: list[str] = field(default_factory=list)
+    #: --confine DIR's confine.Confinement: what reads the filesystem later asks it first.
+    confine: object | None = None
 
 
 class Loader(MacroReading):
@@ -231,6 +235,8 @@ class Loader(MacroReading):
 
     def load(self, root: str) -> Config:
         root = os.path.abspath(root)
+        if self.opt.confine is not None:
+            root = self.opt.confine.check(root)
         if self.opt.server_root is not None:
             self.server_root = os.path.abspath(self.opt.server_root)
         else:
@@ -291,6 +297,7 @@ class Loader(MacroReading):
             module_conditions=self.module_conditions,
             macros=self.macro_definitions,
             includes=self.includes,
+            confine=self.opt.confine,
         )
 
     # -- files -------------------------------------------------------------------------
@@ -617,8 +624,15 @@ class Loader(MacroReading):
         optional = node.lname == "includeoptional"
         path = self.root_relative(pattern)
         self.includes.append(path)
+        confine = self.opt.confine
+        if confine is not None:  # the part before any wildcard, before it is looked at
+            fixed = path.split("/")
+            cut = next((i for i, c in enumerate(fixed) if fnmatch_test(c)), len(fixed))
+            confine.check("/".join(fixed[:cut]) or "/", node.file, node.line)
         out: list[Directive] = []
         for match in include_files(path, optional, node.file, node.line):
+            if confine is not None:
+                match = confine.check(match, node.file, node.line)
             out.extend(self.read_file(match, node, len(self.stack)))
         return out
 

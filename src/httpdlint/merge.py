@@ -629,6 +629,8 @@ def _userdir_path(model, vhost, url: str) -> tuple[str, Directive] | None:
             return where.replace("*", user, 1).rstrip("/") + "/" + rest, dirs.path
         if where.startswith("/"):
             return where.rstrip("/") + "/" + user + "/" + rest, dirs.path
+        if model.config.confine is not None:
+            return None  # the password database is outside --confine DIR
         try:
             home = pwd.getpwnam(user).pw_dir
         except KeyError:

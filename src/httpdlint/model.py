@@ -249,13 +249,17 @@ def load_model(
     modules: Iterable[str] = (),
     apache_version: str | None = None,
     env: dict[str, str] | None = None,
+    confine=None,
 ) -> Model:
-    """Read a configuration (a main file or a server root directory) and evaluate it."""
+    """Read a configuration (a main file or a server root directory) and evaluate it;
+    `confine` (a confine.Confinement) keeps every file read inside one directory."""
     if isinstance(paths, str):
         paths = [paths]
     paths = list(paths)
     if len(paths) != 1:
         raise ConfigError("give one configuration: its main file or its server root directory")
+    if confine is not None:
+        confine.check(paths[0])
     root = resolve_root(paths[0])
     environment = dict(os.environ if env is None else env)
     envvars = find_envvars(root)
@@ -272,6 +276,7 @@ def load_model(
             apache_version=version,
             env=environment,
             modules_unknown=modules_unknown,
+            confine=confine,
         )
         return Loader(opts).load(root)
 

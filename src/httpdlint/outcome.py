@@ -161,6 +161,9 @@ def _file(model, result: Result, request: Request, shown: Outcome) -> Outcome:
     path = result.filename
     if path is None:
         return Outcome(ALLOWED, None, f"{shown.why}; no file on this machine answers")
+    fence = model.config.confine
+    if fence is not None and not fence.inside(path):
+        return Outcome(ALLOWED, None, f"{shown.why}; {path} is outside --confine: not looked at")
     target = path.rstrip("/") or "/"
     if not os.path.lexists(target):
         parent = os.path.dirname(target)

@@ -43,10 +43,13 @@ def _has_type(value, kind: str) -> bool:
     return isinstance(value, str)
 
 
-def find(start: Path) -> tuple[Path, dict] | None:
-    """The nearest settings file at or above `start`, and its httpdlint table."""
+def find(start: Path, stop: str | None = None) -> tuple[Path, dict] | None:
+    """The nearest settings file at or above `start` (not above `stop`, with --confine),
+    and its httpdlint table."""
     start = start.resolve()
     for directory in [start, *start.parents]:
+        if stop is not None and not str(directory).startswith(stop):
+            break
         dot = directory / ".httpdlint.toml"
         if dot.is_file():
             return dot, _read(dot, None)
