@@ -11,6 +11,7 @@ the CLI is bounded in time and memory, exits as described, and prints no traceba
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -152,3 +153,17 @@ def test_force_pid_measures_the_process_it_names() -> None:
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_kernel_log_programs_are_not_taken_from_path(tmp_path: Path, monkeypatch) -> None:
+    """A `journalctl` or `dmesg` earlier in $PATH is never run (httpdlint runs as root)."""
+    from httpdlint import history
+
+    marker = tmp_path / "ran"
+    for name in ("journalctl", "dmesg"):
+        fake = tmp_path / name
+        fake.write_text(f"#!/bin/sh\necho {name} >> {marker}\n")
+        fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ.get('PATH', '/usr/bin:/bin')}")
+    history._kernel_log_text()
+    assert not marker.exists()
