@@ -40,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests"))
 from httpd_real import INFO_SO  # noqa: E402
-from test_differential import httpd_nodes, our_nodes  # noqa: E402
+from test_differential import httpd_nodes, our_nodes, shown  # noqa: E402
 
 MODULES = "/usr/lib/apache2/modules"
 BASE = f"""\
@@ -176,21 +176,6 @@ def _refuses(doc: dict) -> bool:
     )
 
 
-def _shown(nodes: list) -> list:
-    """Bytes that are not UTF-8 as `\\xNN` on both sides: httpd prints them raw, httpdlint
-    shows them escaped."""
-
-    def esc(text: str) -> str:
-        if not any("\udc80" <= c <= "\udcff" for c in text):
-            return text
-        return "".join(
-            f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff" else c for c in text
-        )
-
-    return [(esc(f), n, esc(name), [esc(a) for a in args], [esc(x) for x in sec])
-            for f, n, name, args, sec in nodes]  # fmt: skip
-
-
 def _first_refusal(out: str) -> str:
     doc = json.loads(out) if out else {}
     found = [f["message"] for f in doc.get("findings", []) if f["severity"] == "error"]
@@ -240,7 +225,7 @@ def judge(apache: str, text: str, work: Path, timeout: float) -> tuple[str, str]
     if code != 0:
         return "agree", "DUMP_CONFIG refused"
     try:
-        same = _shown(httpd_nodes(stdout)) == _shown(our_nodes(json.loads(out)))
+        same = shown(httpd_nodes(stdout)) == our_nodes(json.loads(out))
     except (ValueError, KeyError, IndexError) as exc:
         return "dump-differs", f"unreadable: {exc}"
     return ("agree", "") if same else ("dump-differs", "")

@@ -17,9 +17,19 @@ _NAME = re.compile(r"[A-Za-z0-9_.<>/-]+")
 
 
 def bounded(word: str, limit: int = QUOTE_MAX) -> str:
-    """WORD shortened to LIMIT characters (with `...`), control characters as \\xNN."""
+    """WORD shortened to LIMIT characters (with `...`), what would not show as itself escaped:
+    a byte that was not UTF-8 as \\xNN (the byte), a control or space character other than
+    the space as \\xNN or \\uNNNN (a look-alike name must look different)."""
     cut = word if len(word) <= limit else word[:limit] + "..."
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in cut)
+    return "".join(map(_shown, cut))
+
+
+def _shown(c: str) -> str:
+    if "\udc80" <= c <= "\udcff":  # surrogateescape: the byte itself
+        return f"\\x{ord(c) - 0xDC00:02x}"
+    if c == " " or c.isprintable():
+        return c
+    return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
 
 
 def is_foreign(text: str) -> bool:
