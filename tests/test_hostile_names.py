@@ -94,17 +94,27 @@ def test_ifdirective_with_a_second_bracket_is_false_as_in_httpd(
 
 
 @pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        ("<Directory /srv\n</Directory>\n", "<Directory> directive missing closing '>'"),
-        ("<VirtualHost *:80\n</VirtualHost>\n", "<VirtualHost> directive missing closing '>'"),
-        ("<Directory>\n</Directory>\n", "<Directory> directive requires additional arguments"),
-    ],
+    "body", ["<Directory /srv\n</Directory>\n", "<VirtualHost *:80\n</VirtualHost>\n"]
 )
-def test_a_broken_section_opener_is_refused_with_httpds_words(
-    body: str, message: str, tmp_path: Path, apache2_bin: str
+def test_a_section_without_its_bracket_stops_reading_with_httpds_words(
+    body: str, tmp_path: Path, apache2_bin: str
 ) -> None:
     conf = write(tmp_path, body)
+    httpd = run_apache(apache2_bin, conf, tmp_path, "-t")
+    name = body.split()[0]
+    message = f"{name}> directive missing closing '>'"
+    assert httpd.returncode != 0 and message in httpd.stderr
+    for command in ("check", "dump"):
+        done = lint(command, str(conf))
+        assert done.returncode == 2
+        assert done.stderr.strip() == f"{conf}:4: {message}"
+
+
+def test_a_section_without_its_argument_is_refused_with_httpds_words(
+    tmp_path: Path, apache2_bin: str
+) -> None:
+    conf = write(tmp_path, "<Directory>\n</Directory>\n")
+    message = "<Directory> directive requires additional arguments"
     httpd = run_apache(apache2_bin, conf, tmp_path, "-t")
     assert httpd.returncode != 0 and message in httpd.stderr
     found = findings(conf, "COR019")

@@ -454,6 +454,12 @@ class Loader(MacroReading):
                             break
                         continue
                 if name[1:2] != "/":
+                    if raw[-1:] != ">":
+                        # Without its `>` httpd cannot tell where the arguments end: every
+                        # section's handler refuses it (AH00526), and reading stops here.
+                        raise ConfigError(
+                            f"{_spelled(name)}> directive missing closing '>'", path, lineno
+                        )
                     if lname in _AUTHZ_SECTIONS:
                         authz_depth(parent, path, lineno)
                     node = Directive(name, raw, path, lineno, None, [], parent, lname)
