@@ -454,9 +454,9 @@ class Loader(MacroReading):
                             break
                         continue
                 if name[1:2] != "/":
-                    if raw[-1:] != ">":
-                        # Without its `>` httpd cannot tell where the arguments end: every
-                        # section's handler refuses it (AH00526), and reading stops here.
+                    if ">" not in raw:
+                        # Without a `>` (the last one ends the arguments; what follows it is
+                        # ignored, COR020) every section's handler refuses the line (AH00526).
                         raise ConfigError(
                             f"{_spelled(name)}> directive missing closing '>'", path, lineno
                         )
