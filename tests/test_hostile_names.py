@@ -177,3 +177,14 @@ def test_kernel_log_programs_are_not_taken_from_path(tmp_path: Path, monkeypatch
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ.get('PATH', '/usr/bin:/bin')}")
     history._kernel_log_text()
     assert not marker.exists()
+
+
+def test_text_after_a_sections_bracket_is_ignored_as_httpd_does(
+    tmp_path: Path, apache2_bin: str
+) -> None:
+    """Found by the fuzzer: `<VirtualHost *:8080>#` is accepted (the last `>` ends it)."""
+    conf = write(tmp_path, "<VirtualHost *:8080>#\nServerName a.test\n</VirtualHost>\n")
+    assert run_apache(apache2_bin, conf, tmp_path, "-t").returncode == 0
+    dumped = lint("dump", str(conf), "-f", "json")
+    assert dumped.returncode == 0, dumped.stderr
+    assert "ServerName" in [d["name"] for d in json.loads(dumped.stdout)["directives"]]
