@@ -34,7 +34,10 @@ def timed(cmd: list[str]) -> tuple[float, int, int]:
 
 def compare(main: Path, runs: int, apache: str, lint: list[str]) -> dict:
     httpd_cmd = [apache, "-t", "-d", str(main.parent), "-f", str(main)]
-    lint_cmd = [*lint, "check", str(main), "--exit-zero", "-f", "json", "-o", os.devnull]
+    # A file, not /dev/null: httpdlint before 2026-12 replaced a device given to -o with a
+    # regular file (as root, /dev/null itself), and this script also times older versions.
+    report = str(main.parent / "report.json")
+    lint_cmd = [*lint, "check", str(main), "--exit-zero", "-f", "json", "-o", report]
     h, hm, lt, lm = [], [], [], []
     for _ in range(runs):
         wall, rss, code = timed(httpd_cmd)

@@ -67,27 +67,32 @@ def sanitize(text: str, keep: str = "\t\n", *, colour: bool = False) -> str:
     character (C0 but those in `keep`, DEL, C1; lone surrogates and the non-characters XML
     forbids) shown as `\\xNN` (`\\uNNNN`). With `colour`, httpdlint's own SGR colour codes
     stay: only for text whose configuration parts were sanitized already."""
+    if text.isascii() and text.isprintable():
+        return text  # nearly every string: two C-level tests instead of a substitution
     return _unsafe(keep, colour).sub(_shown, text)
 
 
 def sanitize_tree(doc: object) -> object:
     """A copy of a JSON document (dicts, lists, strings, numbers) with every string, keys
-    included, sanitized; iterative, so a deep document costs no recursion."""
+    included, sanitized; iterative, so a deep document costs no recursion. Strings are done
+    where they stand; only containers wait on the stack (a report holds thousands of both)."""
     top = [doc]
-    stack: list[tuple[list | dict, object]] = [(top, 0)]
+    stack: list[list | dict] = [top]
     while stack:
-        parent, key = stack.pop()
-        value = parent[key]  # type: ignore[index]
-        if isinstance(value, str):
-            parent[key] = sanitize(value)  # type: ignore[index]
-        elif isinstance(value, dict):
-            new = {sanitize(k) if isinstance(k, str) else k: v for k, v in value.items()}
-            parent[key] = new  # type: ignore[index]
-            stack.extend((new, k) for k in new)
-        elif isinstance(value, (list, tuple)):
-            items = list(value)
-            parent[key] = items  # type: ignore[index]
-            stack.extend((items, i) for i in range(len(items)))
+        node = stack.pop()
+        keys = range(len(node)) if isinstance(node, list) else list(node)
+        for key in keys:
+            value = node[key]
+            if isinstance(value, str):
+                node[key] = sanitize(value)
+            elif isinstance(value, dict):
+                new = {sanitize(k) if isinstance(k, str) else k: v for k, v in value.items()}
+                node[key] = new
+                stack.append(new)
+            elif isinstance(value, (list, tuple)):
+                new_list = list(value)
+                node[key] = new_list
+                stack.append(new_list)
     return top[0]
 
 

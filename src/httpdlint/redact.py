@@ -14,6 +14,11 @@ QUOTE_MAX = 40
 
 _PEM = re.compile(r"-----BEGIN [A-Z0-9 ]+-----")
 _NAME = re.compile(r"[A-Za-z0-9_.<>/-]+")
+# A text every line of which is blank, a comment or begins with a name-shaped word (any
+# configuration): one C-level match answers for it, without looking at each line in Python.
+_ALL_NAMED = re.compile(
+    r"(?:[ \t\r\v\f]*(?:#[^\n]*|[A-Za-z0-9_.<>/-]+(?:[ \t][^\n]*)?)?(?:\n|\Z))*"
+)
 
 
 def bounded(word: str, limit: int = QUOTE_MAX) -> str:
@@ -40,6 +45,8 @@ def is_foreign(text: str) -> bool:
 
     A configuration with misspelt or unknown names stays configuration (each is its COR001);
     a file of two lines with one odd line is judged by its other line."""
+    if "-----BEGIN" not in text and _ALL_NAMED.fullmatch(text):
+        return False
     words = 0
     strange = 0
     for raw in text.splitlines():
