@@ -23,6 +23,8 @@ from typing import Any
 
 from httpdlint.syntax import ascii_lower, getword_conf, split_args
 
+from .mpm import c_atoi
+
 Entry = dict[str, Any]
 
 VERSIONS = ("2.2", "2.4")
@@ -328,12 +330,6 @@ def c_strtol(word: str) -> tuple[int, bool, str]:
     value = int(digits) * (-1 if sign == "-" else 1)
     clamped = min(max(value, _INT64[0]), _INT64[1])
     return clamped, clamped != value, word[m.end() :]
-
-
-def c_atoi(word: str) -> int:
-    """C atoi as glibc computes it: strtol's long, truncated to a 32-bit int."""
-    value = c_strtol(word)[0] & 0xFFFFFFFF
-    return value - 2**32 if value >= 2**31 else value
 
 
 def _integer(rule: Entry, name: str, words: list[str]) -> list[Problem]:
