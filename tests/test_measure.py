@@ -662,3 +662,38 @@ def test_config_tests_are_not_servers(fake: FakeProc) -> None:
     (fake.root / "701" / "cmdline").write_bytes(b"")  # a zombie
     result = m.measure(proc=fake.path, min_cpu=0)
     assert [t.parent.pid for t in result.trees] == [100]
+
+
+# Each MPM's messages as httpd 2.4's server/mpm/*/ writes them into the error log.
+MPM_LIMIT_LINES = [
+    ("[mpm_prefork:error] [pid 1] AH00161: server reached MaxRequestWorkers setting, "
+     "consider raising the MaxRequestWorkers setting", "reached"),
+    ("[mpm_worker:error] [pid 1] AH00286: server reached MaxRequestWorkers setting, "
+     "consider raising the MaxRequestWorkers setting", "reached"),
+    ("[mpm_event:error] [pid 1] AH00484: server reached MaxRequestWorkers setting, "
+     "consider raising the MaxRequestWorkers setting", "reached"),
+    ("[mpm_worker:error] [pid 1] AH00288: scoreboard is full, not at MaxRequestWorkers",
+     "scoreboard-full"),
+    ("[mpm_event:error] [pid 1] AH03490: scoreboard is full, not at MaxRequestWorkers."
+     "Increase ServerLimit.", "scoreboard-full"),
+    ("[mpm_worker:error] [pid 1] AH00287: server is within MinSpareThreads of "
+     "MaxRequestWorkers, consider raising the MaxRequestWorkers setting", "near"),
+    ("[mpm_event:error] [pid 1] AH10159: server is within MinSpareThreads of "
+     "MaxRequestWorkers, consider raising the MaxRequestWorkers setting", "near"),
+    ("[error] server reached MaxClients setting, consider raising the MaxClients setting",
+     "reached"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("line", "kind"), MPM_LIMIT_LINES)
+def test_every_mpm_limit_message_is_found_with_its_kind(line: str, kind: str) -> None:
+    text = "[core:notice] AH00094: Command line: 'apache2'\n" + line + "\n"
+    assert history.find_limit_hits(text) == [line]
+    assert history.limit_kind(line) == kind
+
+
+def test_limit_warnings_name_each_kind(tmp_path: Path) -> None:
+    log = tmp_path / "error.log"
+    log.write_text("\n".join(line for line, _ in MPM_LIMIT_LINES) + "\n")
+    codes = [w.code for w in history.error_log_warnings([str(log)])]
+    assert codes == ["limit-reached", "limit-scoreboard-full", "limit-near"]

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from httpdlint.bounds import NotRegular, read_regular
 from httpdlint.measure import Notice
+from httpdlint.output import sanitize
 from httpdlint.procfs import PROC, is_httpd_name
 
 #: How much of a log's end is read: days of a busy server's error log, and a bound on a
@@ -22,6 +23,7 @@ TAIL_BYTES = 8 * 1024 * 1024
 __all__ = [
     "DEFAULT_ERROR_LOGS",
     "find_limit_hits",
+    "limit_kind",
     "find_oom_kills",
     "open_error_logs",
     "error_log_warnings",
@@ -29,16 +31,39 @@ __all__ = [
     "log_warnings",
 ]
 
+# What each MPM logs when it cannot start the workers it wants (httpd 2.4's server/mpm/*:
+# perform_idle_server_maintenance), by kind: the limit reached, the scoreboard full below it
+# (ServerLimit binds), and within MinSpareThreads of it. 2.2 writes the first without codes.
+LIMIT_MESSAGES = {
+    "reached": ("AH00161", "AH00286", "AH00484"),  # prefork, worker, event
+    "scoreboard-full": ("AH00288", "AH03490"),  # worker, event
+    "near": ("AH00287", "AH10159"),  # worker, event
+}
 _LIMIT_RE = re.compile(
-    r"AH00161|AH00286|AH00484|server reached (?:MaxRequestWorkers|MaxClients) setting"
+    "|".join(code for codes in LIMIT_MESSAGES.values() for code in codes)
+    + r"|server reached (?:MaxRequestWorkers|MaxClients) setting|scoreboard is full"
+    + r"|within MinSpareThreads of (?:MaxRequestWorkers|MaxClients)"
 )
+_KIND = {code: kind for kind, codes in LIMIT_MESSAGES.items() for code in codes}
+
+
+def limit_kind(line: str) -> str:
+    """`reached`, `scoreboard-full` or `near` for a line find_limit_hits returned."""
+    code = re.search(r"AH\d{5}", line)
+    if code and code.group() in _KIND:
+        return _KIND[code.group()]
+    if "scoreboard is full" in line:
+        return "scoreboard-full"
+    return "near" if "within MinSpareThreads" in line else "reached"
+
+
 _OOM_RE = re.compile(
     r"(?:Out of memory|Memory cgroup out of memory)[^\n]*?: Kill(?:ed)? process (\d+) \(([^)]*)\)"
 )
 
 
 def find_limit_hits(text: str) -> list[str]:
-    """Error log lines where httpd ran out of workers (2.4 AH00161/AH00286/AH00484, 2.2 text)."""
+    """Error log lines where an MPM reached (or neared) its worker limit: LIMIT_MESSAGES."""
     return [line for line in text.splitlines() if _LIMIT_RE.search(line)]
 
 
@@ -94,14 +119,26 @@ def error_log_warnings(paths: Iterable[str]) -> list[Notice]:
             continue
         except OSError:
             continue
-        if hits:
-            warnings.append(
-                Notice(
-                    "limit-reached",
-                    f"{path}: httpd reached its worker limit {len(hits)} time(s), last: "
-                    f"{hits[-1].strip()[:200]}",
+        by_kind: dict[str, list[str]] = {}
+        for line in hits:
+            by_kind.setdefault(limit_kind(line), []).append(line)
+        said = {
+            "reached": "httpd reached its worker limit",
+            "scoreboard-full": "the scoreboard was full below MaxRequestWorkers (raise "
+            "ServerLimit)",
+            "near": "httpd came within MinSpareThreads of its worker limit",
+        }
+        for kind in ("reached", "scoreboard-full", "near"):
+            lines = by_kind.get(kind)
+            if lines:
+                code = "limit-reached" if kind == "reached" else f"limit-{kind}"
+                warnings.append(
+                    Notice(
+                        code,
+                        f"{path}: {said[kind]} {len(lines)} time(s), last: "
+                        f"{sanitize(lines[-1].strip()[:200])}",
+                    )
                 )
-            )
     return warnings
 
 
