@@ -332,3 +332,41 @@ def hold_all(
         raise RuntimeError(f"{len(errors)} of {n} requests to {url} failed: {errors[:3]}")
     if min(ended) < body_end:
         raise RuntimeError(f"a request ended before the block did: hold longer than {hold_seconds}")
+
+
+@contextlib.contextmanager
+def foreground_apache(binary: str, conf: Path, port: int, timeout: float = 20.0):
+    """`binary -d DIR -f conf -DFOREGROUND` until the block ends, answering on 127.0.0.1:port
+    before the block starts; stopped by PID. Its own session: prefork's parent signals its
+    whole process group when it stops, which would otherwise take pytest with it."""
+    proc = subprocess.Popen(
+        [binary, "-d", str(conf.parent), "-f", str(conf), "-DFOREGROUND"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{binary} exited {proc.returncode}: {proc.stderr.read()}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield proc
+    finally:
+        stop_pid(proc.pid)
+        proc.wait(timeout=15)
+
+
+def memory_cap(limit: int = 2 << 30) -> None:
+    """A `preexec_fn`: the child may map at most `limit` bytes (2 GiB), so a run that would
+    grow without end fails fast instead of taking the machine (tests of hostile input)."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

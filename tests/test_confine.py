@@ -11,22 +11,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from stacklab import memory_cap
 
 from httpdlint import engine
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 _PATH = re.compile(r'^\d+\s+\w+\((?:AT_FDCWD, |\d+, )?"([^"]*)"', re.M)
-
-
-def _bounded() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
 
 
 def strace() -> str:
@@ -50,7 +46,7 @@ def traced(tmp: Path, cwd: Path, *argv: str) -> tuple[subprocess.CompletedProces
         cwd=cwd,
         env=env,
         timeout=120,
-        preexec_fn=_bounded,
+        preexec_fn=memory_cap,
     )
     return done, set(_PATH.findall(log.read_text(errors="replace")))
 
@@ -103,7 +99,7 @@ def test_rules_that_need_the_machine_are_skipped(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=120,
-        preexec_fn=_bounded,
+        preexec_fn=memory_cap,
     )
     skipped = {s["rule"] for s in json.loads(done.stdout)["skipped"]}
     assert {"COR007", "CAP009"} <= skipped
@@ -129,7 +125,7 @@ def test_an_include_outside_dir_is_an_error_at_its_line(
         capture_output=True,
         text=True,
         timeout=120,
-        preexec_fn=_bounded,
+        preexec_fn=memory_cap,
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [done.stderr.strip()]
@@ -157,6 +153,6 @@ def test_what_reaches_outside_by_nature_is_refused(tmp_path: Path, extra: list[s
         capture_output=True,
         text=True,
         timeout=120,
-        preexec_fn=_bounded,
+        preexec_fn=memory_cap,
     )
     assert done.returncode == 2 and "not with --confine" in done.stderr

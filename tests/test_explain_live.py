@@ -18,11 +18,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
-from stacklab import free_port, stop_pid
+from stacklab import foreground_apache, free_port
 
 from httpdlint.explain import explain, parse_url
 from httpdlint.model import load_model
@@ -296,28 +295,10 @@ def server(apache2_bin):
     modules = "\n".join(f"LoadModule {m}_module {MODULES}/mod_{m}.so" for m in LOADED)
     conf = root / "httpd.conf"
     conf.write_text(CONF.format(root=root, modules=modules, **ports))
-    proc = subprocess.Popen(
-        [apache2_bin, "-d", str(root), "-f", str(conf), "-DFOREGROUND"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"apache2 exited {proc.returncode}: {proc.stderr.read()}")
-            try:
-                http.client.HTTPConnection("127.0.0.1", ports["port3"], timeout=1).request(
-                    "HEAD", "/"
-                )
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield root, conf, ports
+        with foreground_apache(apache2_bin, conf, ports["port3"]):
+            yield root, conf, ports
     finally:
-        stop_pid(proc.pid)
-        proc.wait(timeout=15)
         subprocess.run(["rm", "-rf", str(root)], check=False)
 
 

@@ -7,22 +7,17 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from stacklab import memory_cap
 
 from httpdlint import confregex
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
-GIB2 = 2 * 1024**3
 MODULES = "/usr/lib/apache2/modules"
-
-
-def _cap() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (GIB2, GIB2))
 
 
 def cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -32,7 +27,7 @@ def cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=timeout,
-        preexec_fn=_cap,
+        preexec_fn=memory_cap,
         env=env,
         check=False,
     )

@@ -12,23 +12,19 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from httpd_real import run_apache
+from stacklab import memory_cap
 
 MODULES = "/usr/lib/apache2/modules"
 HEAD = (
     f"LoadModule mpm_event_module {MODULES}/mod_mpm_event.so\n"
     "Listen 127.0.0.1:8080\nErrorLog /dev/null\n"
 )
-
-
-def _bounded() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
 
 
 def lint(*args: str) -> subprocess.CompletedProcess[str]:
@@ -38,7 +34,7 @@ def lint(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         errors="replace",
         timeout=60,
-        preexec_fn=_bounded,
+        preexec_fn=memory_cap,
     )
     assert "Traceback" not in done.stderr, done.stderr
     return done

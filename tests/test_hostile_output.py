@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import resource
 import stat
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import xmlschema
+from stacklab import memory_cap
 
 from httpdlint import knowledge
 from httpdlint.output import TEMP_MARK, sanitize
@@ -36,10 +36,6 @@ STRICT = {"LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8:strict"}
 ASCII = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
 
 
-def _cap() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
-
-
 def cli(*args: str, env: dict | None = None, timeout: float = 120, **kwargs):
     """httpdlint in a subprocess, bounded in time and memory; output as bytes."""
     return subprocess.run(
@@ -48,7 +44,7 @@ def cli(*args: str, env: dict | None = None, timeout: float = 120, **kwargs):
         capture_output="stdout" not in kwargs,
         stderr=subprocess.PIPE if "stdout" in kwargs else None,
         timeout=timeout,
-        preexec_fn=_cap,
+        preexec_fn=memory_cap,
         check=False,
         **kwargs,
     )
@@ -210,7 +206,7 @@ def test_a_killed_write_leaves_a_file_the_next_run_removes(simple: Path, tmp_pat
     proc = subprocess.Popen(
         [sys.executable, "-m", "httpdlint", "dump", str(simple), "-o", str(out)],
         env={**os.environ, "HTTPDLINT_PAUSE_BEFORE_RENAME": "60"},
-        preexec_fn=_cap,
+        preexec_fn=memory_cap,
     )
     left: list[Path] = []
     try:

@@ -4,12 +4,12 @@ and --timeout, each through the CLI under a hard timeout and a 2 GiB address-spa
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from stacklab import memory_cap
 
 from tests.conftest import find_apache2
 
@@ -23,17 +23,13 @@ HEAD = (
 )
 
 
-def _cap() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (2 * GiB, 2 * GiB))
-
-
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
     env = {**os.environ, "PYTHONPATH": SRC}
     return subprocess.run(
         [sys.executable, "-m", "httpdlint", *args],
         capture_output=True,
         timeout=timeout,
-        preexec_fn=_cap,
+        preexec_fn=memory_cap,
         env=env,
     )
 
@@ -99,7 +95,7 @@ def _apache_accepts(conf: Path, root: Path) -> bool | None:
         [binary, "-d", str(root), "-f", str(conf), "-t"],
         capture_output=True,
         timeout=60,
-        preexec_fn=_cap,
+        preexec_fn=memory_cap,
         env={"PATH": "/usr/sbin:/usr/bin:/bin", "LANG": "C"},
     )
     return res.returncode == 0

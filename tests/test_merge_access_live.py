@@ -12,13 +12,12 @@ from __future__ import annotations
 import http.client
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from stacklab import free_port, stop_pid
+from stacklab import foreground_apache, free_port
 
 from httpdlint.explain import explain, parse_url
 from httpdlint.model import load_model
@@ -104,24 +103,7 @@ def test_access_follows_the_merge(apache2_bin, generated):
         conf = root / "httpd.conf"
         conf.write_text(_conf(root, port, generated))
         model = load_model(str(conf))
-        proc = subprocess.Popen(
-            [apache2_bin, "-d", str(root), "-f", str(conf), "-DFOREGROUND"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"apache2 exited {proc.returncode}: {proc.stderr.read()}")
-                try:
-                    _status(port, "HEAD", "/")
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
+        with foreground_apache(apache2_bin, conf, port):
             for i in range(len(generated)):
                 for method in ("GET", "PUT", "OPTIONS"):
                     url = f"/c{i}/sub/f.txt"
@@ -129,8 +111,5 @@ def test_access_follows_the_merge(apache2_bin, generated):
                     found = explain(model, request, "127.0.0.1")
                     got = _status(port, method, url)
                     assert found.outcome.status == got, (method, generated[i], found.outcome.why)
-        finally:
-            stop_pid(proc.pid)
-            proc.wait(timeout=15)
     finally:
         subprocess.run(["rm", "-rf", str(root)], check=False)

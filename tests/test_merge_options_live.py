@@ -11,13 +11,12 @@ from __future__ import annotations
 import http.client
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from stacklab import free_port, stop_pid
+from stacklab import foreground_apache, free_port
 
 from httpdlint.explain import explain, parse_url
 from httpdlint.model import load_model
@@ -88,30 +87,10 @@ def test_listing_follows_the_options_merge(apache2_bin, generated):
         conf = root / "httpd.conf"
         conf.write_text(_conf(root, port, generated))
         model = load_model(str(conf))
-        proc = subprocess.Popen(
-            [apache2_bin, "-d", str(root), "-f", str(conf), "-DFOREGROUND"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"apache2 exited {proc.returncode}: {proc.stderr.read()}")
-                try:
-                    _status(port, "/")
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
+        with foreground_apache(apache2_bin, conf, port):
             for i in range(len(generated)):
                 for url in (f"/c{i}/", f"/c{i}/sub/"):
                     found = explain(model, parse_url(url, "GET", "127.0.0.1"), "127.0.0.1")
                     assert found.outcome.status == _status(port, url), (url, generated[i])
-        finally:
-            stop_pid(proc.pid)
-            proc.wait(timeout=15)
     finally:
         subprocess.run(["rm", "-rf", str(root)], check=False)

@@ -45,6 +45,11 @@ _LIMIT_RE = re.compile(
     + r"|within MinSpareThreads of (?:MaxRequestWorkers|MaxClients)"
 )
 _KIND = {code: kind for kind, codes in LIMIT_MESSAGES.items() for code in codes}
+_LIMIT_SAID = {
+    "reached": "httpd reached its worker limit",
+    "scoreboard-full": "the scoreboard was full below MaxRequestWorkers (raise ServerLimit)",
+    "near": "httpd came within MinSpareThreads of its worker limit",
+}
 
 
 def limit_kind(line: str) -> str:
@@ -122,20 +127,14 @@ def error_log_warnings(paths: Iterable[str]) -> list[Notice]:
         by_kind: dict[str, list[str]] = {}
         for line in hits:
             by_kind.setdefault(limit_kind(line), []).append(line)
-        said = {
-            "reached": "httpd reached its worker limit",
-            "scoreboard-full": "the scoreboard was full below MaxRequestWorkers (raise "
-            "ServerLimit)",
-            "near": "httpd came within MinSpareThreads of its worker limit",
-        }
-        for kind in ("reached", "scoreboard-full", "near"):
+        for kind, said in _LIMIT_SAID.items():
             lines = by_kind.get(kind)
             if lines:
                 code = "limit-reached" if kind == "reached" else f"limit-{kind}"
                 warnings.append(
                     Notice(
                         code,
-                        f"{path}: {said[kind]} {len(lines)} time(s), last: "
+                        f"{path}: {said} {len(lines)} time(s), last: "
                         f"{sanitize(lines[-1].strip()[:200])}",
                     )
                 )

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from . import authz, confregex
 from .access import options_bits
+from .conditions import decide_expr
 from .pathmatch import fnmatch
 from .syntax import Directive
 
@@ -375,8 +376,6 @@ def _resolve(model, vhost, request, path, skip, force) -> Result:  # noqa: PLR09
 
 
 def _if_walk(model, result, state, sections, request, skip, force) -> None:
-    from .conditions import decide_expr
-
     chain_done = False
     for d in sections:
         if d in skip:
