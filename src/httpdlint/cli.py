@@ -607,7 +607,18 @@ def main() -> None:
     # A short-lived process whose objects (the tree) all live to the end: the cyclic
     # collector would only re-scan them, which costs more than reading a large tree.
     gc.disable()
-    code: int = 0
+    code = _nagios_main() if _wants_nagios(sys.argv[1:]) else _main()
+    # Freeing a large tree object by object at interpreter exit takes longer than reading
+    # it; everything is written, so leave at once (what a full disk or a closed pipe kept
+    # in a buffer was reported already).
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
+def _main() -> int:
+    code = 0
     try:
         app()
     except ConfigError as exc:  # a write to standard output that failed, as commands' own
@@ -627,10 +638,40 @@ def main() -> None:
             code = 1
         else:
             code = exc.code or 0
-    # Freeing a large tree object by object at interpreter exit takes longer than reading
-    # it; everything is written, so leave at once (what a full disk or a closed pipe kept
-    # in a buffer was reported already).
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
-    os._exit(code)
+    return code
+
+
+def _wants_nagios(argv: list[str]) -> bool:
+    """`measure --format nagios` (in any spelling click accepts): a monitoring plugin run."""
+    if not argv or argv[0] != "measure":
+        return False
+    for i, arg in enumerate(argv):
+        if arg in ("--format", "-f") and argv[i + 1 : i + 2] == ["nagios"]:
+            return True
+        if arg in ("--format=nagios", "-fnagios"):
+            return True
+    return False
+
+
+def _nagios_main() -> int:
+    """A plugin's contract: every way it can fail (a bad option, no server, a bug) is one
+    UNKNOWN line on standard output and exit 3, never a usage text and exit 2."""
+    from .nagios import UNKNOWN, unknown
+
+    try:
+        result = app(standalone_mode=False)
+    except (ConfigError, RunTimeout) as exc:
+        message = str(exc)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else UNKNOWN
+    except Exception as exc:  # noqa: BLE001 - the plugin contract covers our own bugs too
+        # click's usage errors (typer bundles its own click, so matched by what they offer).
+        usage = getattr(exc, "format_message", None)
+        if callable(usage):
+            message = f"invalid command line: {usage()}"
+        else:
+            message = f"internal error: {type(exc).__name__}: {exc}"
+    else:
+        return result if isinstance(result, int) else 0
+    sys.stdout.write(unknown(message) + "\n")
+    return UNKNOWN

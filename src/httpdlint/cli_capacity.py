@@ -16,6 +16,7 @@ from httpdlint.cli_options import (
     Apply,
     BackupDir,
     ChildSize,
+    Critical,
     DaemonSize,
     Defines,
     ForcePid,
@@ -37,6 +38,7 @@ from httpdlint.cli_options import (
     ThreadSize,
     ThreadsPerChild,
     Version,
+    Warning,
     Yes,
     sizing_options,
 )
@@ -45,7 +47,7 @@ from httpdlint.output import emit, json_text, warn
 
 __all__ = ["register"]
 
-MEASURE_FORMATS = ("text", "json", "openmetrics")
+MEASURE_FORMATS = ("text", "json", "openmetrics", "nagios")
 
 PathArg = Annotated[
     str | None,
@@ -115,16 +117,22 @@ def measure_command(
     server_root: ServerRoot = None,
     logs: Logs = True,
     force_pid: ForcePid = False,
+    warning: Warning = None,
+    critical: Critical = None,
 ) -> None:
-    """Live httpd processes with their roles and memory (private, PSS, RSS), others, RAM."""
+    """Live httpd processes with their roles and memory (private, PSS, RSS), others, RAM,
+    demand and limits; `--format nagios` is a monitoring plugin (exit 0/1/2/3)."""
     from httpdlint import history
     from httpdlint import measure as m
     from httpdlint.inputs import server_pid
-    from httpdlint.measure_render import render_openmetrics, render_table
+    from httpdlint.measure_render import render_nagios, render_openmetrics, render_table
 
     try:
         if fmt not in MEASURE_FORMATS:
             raise ConfigError(f"unknown format {fmt!r}: one of {', '.join(MEASURE_FORMATS)}")
+        thresholds = _thresholds(warning, critical) if fmt == "nagios" else None
+        if thresholds is None and (warning or critical):
+            raise ConfigError("--warning and --critical go with --format nagios")
         length, every = _window(duration, interval)
         if pid is not None:
             m.check_pid(pid, force_pid)
@@ -142,6 +150,10 @@ def measure_command(
             result = m.measure(pids, top=top)
         if logs:
             result.warnings.extend(history.log_warnings(None, result))
+        if thresholds is not None:
+            state, line = render_nagios(result, model, *thresholds)
+            emit(line + "\n", output)
+            raise typer.Exit(state)
         if fmt == "json":
             text = json_text(result.to_json())
         elif fmt == "openmetrics":
@@ -150,7 +162,21 @@ def measure_command(
             text = render_table(result)
         emit(text, output)
     except ConfigError as exc:
+        if fmt == "nagios":
+            from httpdlint.nagios import UNKNOWN, unknown
+
+            emit(unknown(str(exc)) + "\n", None)
+            raise typer.Exit(UNKNOWN) from None
         _fail(str(exc))
+
+
+def _thresholds(warning: str | None, critical: str | None):
+    from httpdlint.nagios import DEFAULT_CRITICAL, DEFAULT_WARNING, Range
+
+    try:
+        return Range.parse(warning or DEFAULT_WARNING), Range.parse(critical or DEFAULT_CRITICAL)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def suggest_command(

@@ -69,6 +69,19 @@ Timeout = Annotated[
         metavar="SECONDS",
     ),
 ]
+# measure --format nagios: threshold ranges on a limit's use, in per cent (plugin guidelines).
+Warning = Annotated[
+    str | None,
+    typer.Option(
+        "--warning", "-w", help="With --format nagios: warning range in % of a limit (@90:)."
+    ),
+]
+Critical = Annotated[
+    str | None,
+    typer.Option(
+        "--critical", "-c", help="With --format nagios: critical range in % of a limit (100)."
+    ),
+]
 Logs = Annotated[
     bool, typer.Option("--logs/--no-logs", help="Read error and kernel logs for warnings.")
 ]

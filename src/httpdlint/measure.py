@@ -96,6 +96,9 @@ class HttpdTree:
     peak_shared: int = 0
     #: Every child at every look, for the per-busy-thread fit.
     observations: list[Observation] = field(default_factory=list)
+    #: The most workers (prefork children, threads) seen serving at once at one look; None
+    #: when no child's threads could be read.
+    busy_peak: int | None = None
 
     @property
     def largest_child(self) -> ProcessInfo | None:
@@ -165,6 +168,7 @@ class HttpdTree:
             "largest_child": child.to_json() if child else None,
             "children_private": sum(c.private for c in self.children),
             "busy_seen": self.busy_seen,
+            "busy_peak": self.busy_peak,
             "pss_total": self.pss_total(),
             "libraries": self.libraries,
         }
@@ -400,6 +404,8 @@ def _detailed(tree: HttpdTree, uptime: float | None, proc: str) -> HttpdTree:
     for name in ("children", "daemons", "loggers"):
         setattr(out, name, [q for q in map(again, getattr(tree, name)) if q is not None])
     out.observations = [Observation(c.pid, c.busy, c.private) for c in out.children]
+    known = [c.busy for c in out.children if c.busy is not None]
+    out.busy_peak = sum(known) if known else None
     return out
 
 
@@ -555,6 +561,7 @@ def sample(
     peak_children: dict[int, ProcessInfo] = {}
     peak_shared: dict[int, int] = {}
     observations: dict[int, list[Observation]] = {}
+    busy_peaks: dict[int, int | None] = {}
     gone: list[int] = []
     last = measure(wanted, top=top, min_cpu=min_cpu, proc=proc)
     looks = 0
@@ -573,6 +580,8 @@ def sample(
                 peak_children[key] = child
             peak_shared[key] = max(peak_shared.get(key, 0), tree.shared_now())
             observations.setdefault(key, []).extend(tree.observations)
+            if tree.busy_peak is not None:
+                busy_peaks[key] = max(busy_peaks.get(key) or 0, tree.busy_peak)
         if progress is not None:
             progress(looks, total)
         if looks >= total:
@@ -608,6 +617,7 @@ def sample(
         tree.peak_child = peak_children.get(key)
         tree.peak_shared = peak_shared.get(key, 0)
         tree.observations = observations.get(key, tree.observations)
+        tree.busy_peak = busy_peaks.get(key, tree.busy_peak)
     last.others = [peaks.get(p.pid, p) for p in last.others]
     # PHP-FPM workers at their peak too: a pool is sized by what a worker holds mid-request.
     last.backends = [peaks.get(p.pid, p) for p in last.backends]

@@ -1,14 +1,16 @@
-"""`httpdlint measure` for people (a table) and for Prometheus (OpenMetrics text)."""
+"""`httpdlint measure` for people (a table), for Prometheus (OpenMetrics text) and for Nagios
+(one plugin line: nagios.py judges, this module gathers the readings)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from httpdlint.errors import ConfigError
 from httpdlint.measure import Measurement, Notice
 from httpdlint.procfs import ProcessInfo
 from httpdlint.sizes import format_size
 
-__all__ = ["render_table", "render_openmetrics"]
+__all__ = ["render_table", "render_openmetrics", "render_nagios"]
 
 
 def _row(p: ProcessInfo) -> str:
@@ -232,3 +234,92 @@ def _count_codes(warnings: Iterable[Notice]) -> dict[str, int]:
     for w in warnings:
         counts[w.code] = counts.get(w.code, 0) + 1
     return counts
+
+
+# --------------------------------------------------------------------------- nagios
+
+
+def render_nagios(m: Measurement, model, warning, critical) -> tuple[int, str]:
+    """(state, plugin line) for `measure --format nagios`: each server's busy peak of its
+    MaxRequestWorkers and its worst case of the memory limit, and the limit messages."""
+    from httpdlint import nagios
+
+    if not m.trees:
+        raise ConfigError("no running apache2 or httpd found")
+    readings: list[nagios.Reading] = []
+    notes: list[str] = []
+    extra: list[str] = []
+    several = len(m.trees) > 1
+    for tree in m.trees:
+        suffix = f"_{tree.parent.pid}" if several else ""
+        who = f"httpd {tree.parent.pid}: " if several else ""
+        mine = model if model is not None and _runs(model, tree) else None
+        current = _current_mpm(mine, tree)
+        key = current.limit_name
+        if tree.busy_peak is None:
+            notes.append(f"{who}busy workers unknown (threads unreadable)")
+        else:
+            readings.append(
+                nagios.Reading(
+                    f"busy_workers{suffix}",
+                    tree.busy_peak,
+                    current.max_workers,
+                    "",
+                    f"{who}busy peak {tree.busy_peak} of {key} {current.max_workers}",
+                )
+            )
+        worst = _worst(m, mine, tree, current)
+        if isinstance(worst, str):
+            notes.append(f"{who}{worst}")
+        else:
+            total, limit, name = worst
+            readings.append(
+                nagios.Reading(
+                    f"worst_case{suffix}",
+                    total,
+                    limit,
+                    "B",
+                    f"{who}worst case at {key} {current.max_workers} "
+                    f"{format_size(total)} of {format_size(limit)} ({name})",
+                )
+            )
+        extra.append(f"children{suffix}={len(tree.children)};;;0;")
+        extra.append(f"pss{suffix}={tree.pss_total()}B;;;0;")
+    counts = _count_codes(m.warnings)
+    messages = counts.get("limit-reached", 0) + counts.get("limit-scoreboard-full", 0)
+    notes += [w.message for w in m.warnings if w.code == "oom-killed"]
+    if counts.get("oom-killed"):
+        messages += counts["oom-killed"]
+    return nagios.evaluate(
+        readings, messages, warning=warning, critical=critical, notes=tuple(notes),
+        extra=tuple(extra),
+    )  # fmt: skip
+
+
+def _runs(model, tree) -> bool:
+    from httpdlint.inputs import server_pid
+
+    return server_pid(model) == tree.parent.pid
+
+
+def _current_mpm(model, tree):
+    """The MPM settings httpd runs `tree` with: its configuration's, else compiled defaults."""
+    from httpdlint.mpm import evaluate_mpm
+
+    if model is not None and model.mpm is not None:
+        return model.mpm
+    return evaluate_mpm(tree.mpm or "prefork", "2.4", [])
+
+
+def _worst(m: Measurement, model, tree, current):
+    """(worst-case bytes at the configured workers, the limit, its name), or why not."""
+    from httpdlint import capacity
+    from httpdlint.inputs import SizingOptions, gather
+
+    if model is None:
+        return "no configuration for this server: worst case unknown"
+    g = gather(model, SizingOptions(pid=tree.parent.pid), m)
+    if g.sizing is None:
+        return f"worst case unknown: {g.missing}"
+    worst = capacity.worst_case(g.sizing, current.processes_needed())
+    return worst.total, g.sizing.ram, g.inputs["ram"].origin()
