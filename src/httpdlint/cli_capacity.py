@@ -149,7 +149,7 @@ def measure_command(
         else:
             result = m.measure(pids, top=top)
         if logs:
-            result.warnings.extend(history.log_warnings(None, result))
+            result.warnings.extend(history.log_warnings(model, result))
         if thresholds is not None:
             state, line = render_nagios(result, model, *thresholds)
             emit(line + "\n", output)

@@ -122,6 +122,13 @@ def error_log_warnings(paths: Iterable[str]) -> list[Notice]:
                 Notice("log-skipped", f"{path}: not a regular file (a FIFO or device): not read")
             )
             continue
+        except PermissionError:
+            warnings.append(
+                Notice(
+                    "unreadable", f"error log {path}: permission denied (limit messages unknown)"
+                )
+            )
+            continue
         except OSError:
             continue
         by_kind: dict[str, list[str]] = {}
@@ -145,11 +152,15 @@ def _exe(path: str) -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
-def _kernel_log_text() -> str:
-    """Recent kernel messages from the first readable source: kern.log, journal, dmesg."""
+def _kernel_log_text() -> str | None:
+    """Recent kernel messages from the first readable source: kern.log, journal, dmesg; None
+    when a source exists but none could be read (not root: kernel.dmesg_restrict)."""
+    denied = False
     for path in ("/var/log/kern.log", "/var/log/messages"):
         try:
             return _tail(path)
+        except PermissionError:
+            denied = True
         except OSError:
             continue
     # By absolute path, never from $PATH (httpdlint runs as root): the documented places.
@@ -169,12 +180,23 @@ def _kernel_log_text() -> str:
             continue
         if done.returncode == 0 and done.stdout:
             return done.stdout
-    return ""
+        denied = denied or done.returncode != 0
+    return None if denied else ""
 
 
 def kernel_log_warnings(text: str | None = None) -> list[Notice]:
     """A warning when the kernel's OOM killer has killed httpd processes."""
-    kills = find_oom_kills(_kernel_log_text() if text is None else text)
+    if text is None:
+        text = _kernel_log_text()
+        if text is None:
+            return [
+                Notice(
+                    "unreadable",
+                    "the kernel log (kern.log, the journal, dmesg): permission denied "
+                    "(OOM kills unknown)",
+                )
+            ]
+    kills = find_oom_kills(text)
     if not kills:
         return []
     pids = ", ".join(str(pid) for pid, _, _ in kills[-5:])

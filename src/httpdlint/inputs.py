@@ -26,7 +26,7 @@ from typing import Any
 from httpdlint import capacity
 from httpdlint.capacity import Sizing, Term, mib
 from httpdlint.errors import ConfigError
-from httpdlint.measure import HttpdTree, Measurement, Notice, read_pid_file, served
+from httpdlint.measure import HttpdTree, Measurement, Notice, read_pid_file, served, unknowable
 from httpdlint.mpm import MPMS, VERSIONS, evaluate_mpm, workers_directive
 from httpdlint.procfs import cmdline
 from httpdlint.sizes import format_size
@@ -200,6 +200,13 @@ def _declined(tree: HttpdTree, loaded: list[str]) -> str | None:
     busy = tree.busy_seen
     has_served = any(served(c) for c in tree.children) or bool(busy)
     command = "httpdlint suggest --duration 10m (while the site has traffic)"
+    if not has_served and tree.children and all(unknowable(c) for c in tree.children):
+        return (
+            f"it cannot be told whether the {len(tree.children)} children of httpd "
+            f"{tree.parent.pid} have served: they used little CPU, and without permission "
+            "their responses (/proc/PID/io) and threads are hidden, so their working size is "
+            "unknown; run as root, or give --child-size"
+        )
     if not has_served:
         return (
             f"the {len(tree.children)} children of httpd {tree.parent.pid} have served no "
@@ -257,7 +264,14 @@ def gather(
                         "that server runs",
                     )
                 )
-    wanted = {"young-children", "no-permission", "several-httpd", "pid-is-child", "pid-not-httpd"}
+    wanted = {
+        "young-children",
+        "no-permission",
+        "several-httpd",
+        "pid-is-child",
+        "pid-not-httpd",
+        "unreadable",
+    }
     if opts.reserve is None and mode == "this-machine":
         wanted.add("no-permission-others")
     out.warnings = [w for w in (measured.warnings if measured else []) if w.code in wanted]
@@ -396,10 +410,13 @@ def _ram_and_reserve(
         )
         # PHP-FPM processes that serve no backend of this configuration are other services.
         elsewhere = sum(p.pss for p in measured.backends if p.pid not in counted)
+        estimated = any(not p.exact for p in measured.others)
         inputs["reserve"] = Input(
             measured.others_pss_bytes + elsewhere,
-            "measured",
-            "PSS of all other processes" + (f", largest: {top}" if top else ""),
+            "estimated" if estimated else "measured",
+            ("PSS (RSS where unreadable)" if estimated else "PSS")
+            + " of all other processes"
+            + (f", largest: {top}" if top else ""),
         )
 
 
@@ -423,7 +440,17 @@ def _child(out: Gathered, opts, tree, threaded: bool, tpc: int, loaded: list[str
     note = f"{what} of the largest of {len(tree.children)} children, PID {child.pid}"
     if child.busy:
         note += f", {child.busy} thread(s) serving" if threaded else ", serving a request"
-    inputs["child"] = Input(child.private, "measured", note)
+    inputs["child"] = Input(child.private, "measured" if child.exact else "estimated", note)
+    if not child.exact:
+        out.warnings.append(
+            Notice(
+                "estimated",
+                "the child size is its RSS, which counts the pages it shares with the parent "
+                "and every other child: an upper bound, so the worst case is overstated and "
+                "the recommendation errs low; run as root (or as the children's user, with "
+                "their maps readable) for the private memory",
+            )
+        )
     if not threaded or opts.thread_size is not None:
         return
     every = Input(0, "measured", "every thread was seen busy: the child holds it already")

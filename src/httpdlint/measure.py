@@ -48,6 +48,7 @@ __all__ = [
     "SERVED_CPU",
     "SERVED_WRITES",
     "served",
+    "unknowable",
     "HttpdTree",
     "Notice",
     "Measurement",
@@ -68,7 +69,13 @@ SERVED_WRITES = 2
 
 def served(p: ProcessInfo, min_cpu: float = SERVED_CPU) -> bool:
     """Whether a child has served traffic: by its CPU time, its responses, or seen busy."""
-    return p.cpu >= min_cpu or p.writes >= SERVED_WRITES or bool(p.busy)
+    return p.cpu >= min_cpu or (p.writes or 0) >= SERVED_WRITES or bool(p.busy)
+
+
+def unknowable(p: ProcessInfo, min_cpu: float = SERVED_CPU) -> bool:
+    """Whether it cannot be told that a child has served: little CPU, and its responses and
+    threads hidden (another user's process, and not root)."""
+    return not served(p, min_cpu) and p.writes is None and p.busy is None
 
 
 @dataclass(frozen=True)
@@ -185,6 +192,10 @@ class Notice:
         return {"code": self.code, "message": self.message}
 
 
+#: Notices that name something that could not be read (a process's maps, a log, a file).
+UNREADABLE = frozenset({"no-permission", "no-permission-others", "unreadable"})
+
+
 @dataclass
 class Measurement:
     """One look (or several merged) at the machine."""
@@ -226,8 +237,15 @@ class Measurement:
             "others_pss_bytes": self.others_pss_bytes,
             "samples": self.samples,
             "timestamp": round(self.timestamp, 3),
-            "warnings": [w.to_json() for w in self.warnings],
+            "warnings": [w.to_json() for w in self.warnings if w.code not in UNREADABLE],
+            "unreadable": [w.to_json() for w in self.unreadable],
+            "estimated": any(not p.exact for p in self.processes()),
         }
+
+    @property
+    def unreadable(self) -> list[Notice]:
+        """What could not be read, each item once: the figures that stand in are estimates."""
+        return [w for w in self.warnings if w.code in UNREADABLE]
 
 
 # --------------------------------------------------------------------------- finding httpd
@@ -512,6 +530,16 @@ def _add_process_warnings(result: Measurement, min_cpu: float) -> None:
         fresh = _unserved_warning(tree, min_cpu)
         if fresh:
             result.warnings.append(fresh)
+        hidden = [c for c in tree.children if c.busy is None]
+        if hidden:
+            result.warnings.append(
+                Notice(
+                    "unreadable",
+                    f"the threads' wait channels of {len(hidden)} children of httpd "
+                    f"{tree.parent.pid} (/proc/PID/task/*/wchan, hidden without permission): "
+                    "how many workers serve is unknown from the processes",
+                )
+            )
     if len(result.trees) > 1:
         result.warnings.append(
             Notice(

@@ -74,10 +74,16 @@ def render_table(m: Measurement) -> str:
     )
     if any(not p.exact for p in m.processes()):
         out.append("* RSS in place of private/PSS: no permission to read that process's maps")
-    if m.warnings:
+    unreadable = m.unreadable
+    warnings = [w for w in m.warnings if w not in unreadable]
+    if warnings:
         out.append("")
         out.append("Warnings:")
-        out.extend(f"  {w.code}: {w.message}" for w in m.warnings)
+        out.extend(f"  {w.code}: {w.message}" for w in warnings)
+    if unreadable:
+        out.append("")
+        out.append("Could not read (the figures that stand in are estimates):")
+        out.extend(f"  {w.message}" for w in unreadable)
     return "\n".join(out) + "\n"
 
 

@@ -176,7 +176,7 @@ class ProcessInfo:
     busy: int | None = None
     #: Write system calls made (/proc/PID/io syscw): about one per response httpd sends, so
     #: a count of requests served where CPU time says little (a static file costs ~0 ticks).
-    writes: int = 0
+    writes: int | None = 0
     #: Daemon group or pool this process belongs to ("wsgi:app", "php-fpm www").
     group: str = ""
 
@@ -201,6 +201,8 @@ class ProcessInfo:
             "writes": self.writes,
             "age_seconds": round(self.age, 1),
             "exact": self.exact,
+            # RSS in place of USS and PSS (no permission to read the maps): an upper bound.
+            "estimated": not self.exact,
         }
 
 
@@ -316,15 +318,15 @@ def _read_status(pid: int, proc: str) -> dict[str, int]:
     return out
 
 
-def _read_writes(pid: int, proc: str) -> int:
-    """syscw of /proc/PID/io; 0 when unreadable (another user's process, not root)."""
+def _read_writes(pid: int, proc: str) -> int | None:
+    """syscw of /proc/PID/io; None when unreadable (another user's process, not root)."""
     try:
         with open(f"{proc}/{pid}/io", "rb") as f:
             for line in f:
                 if line.startswith(b"syscw:"):
                     return int(line.split()[1])
     except (OSError, ValueError, IndexError):
-        pass
+        return None
     return 0
 
 
@@ -428,7 +430,9 @@ def read_process(
         shm=values["shm"],
         pte=status.get("VmPTE", 0),
         cpu=cpu,
-        busy=busy_threads(pid, proc) if detail else None,
+        # The kernel hides the wait channels of a process whose maps it hides (the same
+        # ptrace check): every thread would look idle, so busy is unknown then.
+        busy=busy_threads(pid, proc) if detail and exact else None,
         writes=_read_writes(pid, proc) if detail else 0,
     )
 

@@ -19,7 +19,7 @@ from httpdlint import capacity
 from httpdlint.capacity import CapacityError, Recommendation, Sizing, mib
 from httpdlint.errors import ConfigError
 from httpdlint.inputs import Gathered, SizingOptions, gather
-from httpdlint.measure import Notice
+from httpdlint.measure import UNREADABLE, Notice
 from httpdlint.mpm import evaluate_mpm, module_condition, workers_directive
 from httpdlint.output import json_text
 from httpdlint.sizes import format_size
@@ -182,7 +182,9 @@ class Suggestion:
             "current_worst_case_bytes": capacity.worst_case(s, n).total if n else None,
             "running": None,
             "explanation": self.explanation(),
-            "warnings": [w.to_json() for w in self.warnings],
+            "warnings": [w.to_json() for w in self.warnings if w.code not in UNREADABLE],
+            "unreadable": [w.to_json() for w in self.warnings if w.code in UNREADABLE],
+            "estimated": sorted(n for n, i in g.inputs.items() if i.source == "estimated"),
         }
         if tree is not None:
             child = tree.largest_child
@@ -307,9 +309,14 @@ def render_text(s: Suggestion) -> str:
     if current:
         out += ["", "Now:"]
         out += ["  " + line for line in current]
-    if s.warnings:
+    unreadable = [w for w in s.warnings if w.code in UNREADABLE]
+    warnings = [w for w in s.warnings if w.code not in UNREADABLE]
+    if warnings:
         out += ["", "Warnings:"]
-        out += [f"  {w.code}: {w.message}" for w in s.warnings]
+        out += [f"  {w.code}: {w.message}" for w in warnings]
+    if unreadable:
+        out += ["", "Could not read (the figures that stand in are estimates):"]
+        out += [f"  {w.message}" for w in unreadable]
     return "\n".join(out) + "\n"
 
 
