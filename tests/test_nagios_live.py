@@ -1,0 +1,144 @@
+"""`measure --format nagios` against a real apache2: OK, WARNING, CRITICAL and UNKNOWN, each
+line parsed as the plugin guidelines define it (tests/test_nagios.py) and each exit code that
+of its state.
+
+The server is prefork with ten children and MinSpareServers 1. Connections that send half a
+request hold a child each (it waits for the rest, as a slow client makes it): nine of ten busy
+is 90 % of MaxRequestWorkers, a warning, and httpd has the one idle child it wants; the tenth
+leaves none idle, httpd cannot fork another and logs AH00161, which is critical.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from stacklab import foreground_apache, free_port
+from test_nagios import parse
+
+pytestmark = pytest.mark.usefixtures("apache2_bin")
+
+
+def _tree(root: Path, modules: Path, port: int) -> Path:
+    (root / "logs").mkdir(parents=True)
+    (root / "htdocs").mkdir()
+    conf = root / "httpd.conf"
+    conf.write_text(
+        f"""ServerRoot {root}
+ServerName localhost
+Listen 127.0.0.1:{port}
+LoadModule mpm_prefork_module {modules}/mod_mpm_prefork.so
+LoadModule authz_core_module {modules}/mod_authz_core.so
+PidFile {root}/logs/httpd.pid
+ErrorLog {root}/logs/error_log
+DocumentRoot {root}/htdocs
+StartServers 10
+MinSpareServers 1
+MaxSpareServers 10
+ServerLimit 10
+MaxRequestWorkers 10
+"""
+    )
+    return conf
+
+
+def _plugin(*args: str) -> tuple[int, str, str, list[dict]]:
+    done = subprocess.run(
+        [sys.executable, "-m", "httpdlint", "measure", "--format", "nagios", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.count("\n") == 1, done.stdout + done.stderr
+    state, text, data = parse(done.stdout.rstrip("\n"))
+    assert done.returncode == ("OK", "WARNING", "CRITICAL", "UNKNOWN").index(state), done
+    return done.returncode, state, text, data
+
+
+def _hold(port: int, n: int) -> list[socket.socket]:
+    """n connections, each with half a request sent: a child waits on each."""
+    held = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+        held.append(s)
+    return held
+
+
+def _perf(result) -> dict[str, dict]:
+    return {d["label"]: d for d in result[3]}
+
+
+def _until(check, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.3)
+
+
+def test_ok_warning_critical_unknown(apache2_bin, apache2_modules_dir, tmp_path):
+    port = free_port()
+    conf = _tree(tmp_path / "srv", apache2_modules_dir, port)
+    held: list[socket.socket] = []
+    with foreground_apache(apache2_bin, conf, port):
+        try:
+            # Wait for the ten children StartServers asks for.
+            code, state, text, data = _until(
+                lambda: (r := _plugin(str(conf))) and _perf(r)["children"]["value"] == "10" and r
+            )
+            assert state == "OK", text
+            perf = {d["label"]: d for d in data}
+            assert perf["busy_workers"]["max"] == "10"
+            assert perf["busy_workers"]["warn"] == "@9:"  # 90 % of MaxRequestWorkers
+            assert perf["limit_messages"]["value"] == "0"
+            assert perf["worst_case"]["uom"] == "B"
+
+            held += _hold(port, 9)
+            code, state, text, data = _until(
+                lambda: (r := _plugin(str(conf))) and r[1] != "OK" and r
+            )
+            assert state == "WARNING", text
+            assert "busy peak 9 of MaxRequestWorkers 10" in text
+            assert {d["label"]: d for d in data}["busy_workers"]["value"] == "9"
+
+            # Thresholds given: the same server, judged by -w/-c.
+            assert _plugin(str(conf), "-w", "95", "-c", "100")[1] == "OK"
+            assert _plugin(str(conf), "-w", "50", "-c", "80")[1] == "CRITICAL"
+
+            held += _hold(port, 1)
+            code, state, text, data = _until(
+                lambda: (r := _plugin(str(conf))) and r[1] == "CRITICAL" and r
+            )
+            assert state == "CRITICAL", text
+            assert "limit message" in text
+            assert int({d["label"]: d for d in data}["limit_messages"]["value"]) >= 1
+            assert "AH00161" in (tmp_path / "srv/logs/error_log").read_text()
+        finally:
+            for s in held:
+                with contextlib.suppress(OSError):
+                    s.close()
+
+    # The server is gone: no PidFile names a running process.
+    assert _plugin(str(conf))[1] == "UNKNOWN"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--pid", "999999999"),
+        ("--warning", "ninety"),
+        ("--top", "many"),
+        ("--no-such-option",),
+        ("/nonexistent/httpd.conf",),
+    ],
+)
+def test_every_failure_is_unknown(args):
+    code, state, text, _ = _plugin(*args)
+    assert (code, state) == (3, "UNKNOWN") and text
