@@ -112,3 +112,57 @@ def test_a_code_cannot_be_bound_twice() -> None:
         from httpdlint.registry import CHECKS
 
         CHECKS.pop("TST001", None)
+
+
+# --------------------------------------------------------------------------- benchmarks
+
+
+def _rule_file(tmp_path, extra: str, code: str = "SEC901") -> Path:
+    path = tmp_path / f"{code}.toml"
+    path.write_text(
+        f'code = "{code}"\nname = "x-{code.lower()}"\nseverity = "warning"\nsummary = "s"\n'
+        'rationale = "r"\nfix = "f"\nbad = "b"\ngood = "g"\n' + extra
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("extra", "error"),
+    [
+        ('benchmarks = ["CIS 5.11"]', "names no known set"),
+        ('benchmarks = ["CIS-2.4 "]', "names no known set"),
+        ('benchmarks = "CIS-2.4 5.11"', "list of strings"),
+        ("policy = true", "names the benchmarks"),
+        ('policy = "yes"\nbenchmarks = ["CIS-2.4 9.1"]', "true or false"),
+        ("[params]\nabove = 1\n[params.nist]\nabove = 2", "no such profile"),
+        ("[params]\nabove = 1\n[params.cis]\nbelow = 2", "no default"),
+    ],
+)
+def test_benchmark_keys_are_checked(tmp_path, extra, error):
+    with pytest.raises(ConfigError, match=error):
+        engine.parse_rule(_rule_file(tmp_path, extra))
+
+
+def test_policy_rules_run_under_their_profile_only(tmp_path):
+    policy = engine.parse_rule(
+        _rule_file(tmp_path, 'policy = true\nbenchmarks = ["STIG AS24-U1-000010"]')
+    )
+    plain = engine.parse_rule(_rule_file(tmp_path, "", "SEC902"))
+    codes = lambda **kw: [r.code for r in engine.selected([policy, plain], engine.Settings(**kw))]  # noqa: E731
+    assert codes() == ["SEC902"]
+    assert codes(profile="cis") == ["SEC902"]
+    assert codes(profile="stig") == ["SEC901", "SEC902"]
+    assert codes(select=["SEC"]) == ["SEC902"]  # a prefix does not turn policy on
+    assert codes(select=["SEC901"]) == ["SEC901"]
+    assert codes(profile="stig", ignore=["SEC901"]) == ["SEC902"]
+
+
+def test_a_profile_sets_a_rules_threshold(tmp_path):
+    rule = engine.parse_rule(
+        _rule_file(
+            tmp_path, 'benchmarks = ["CIS-2.4 9.1"]\n[params]\nabove = 59\n[params.cis]\nabove = 10'
+        )
+    )
+    assert rule.param("above", engine.Settings()) == 59
+    assert rule.param("above", engine.Settings(profile="cis")) == 10
+    assert rule.param("above", engine.Settings(profile="stig")) == 59

@@ -94,6 +94,13 @@ def check(
     timeout: Timeout = 60,
     select: Annotated[list[str] | None, typer.Option(help="Rule codes or prefixes.")] = None,
     ignore: Annotated[list[str] | None, typer.Option(help="Rule codes or prefixes.")] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            help="A benchmark's profile: cis, stig, dev-sec or mozilla (its policy rules and "
+            "thresholds)."
+        ),
+    ] = None,
     fail_on: Annotated[
         str | None, typer.Option(help="error, warning or info (default warning).")
     ] = None,
@@ -185,6 +192,11 @@ def check(
             raise ConfigError(f"--fail-on must be one of {', '.join(SEVERITIES)}")
         fail_rank = RANK[fail_on]
         settings = _settings(select, ignore, conf, where)
+        settings.profile = profile or conf.get("profile")
+        if settings.profile is not None and settings.profile not in engine.PROFILES:
+            raise ConfigError(
+                f"unknown profile {settings.profile!r}: one of {', '.join(engine.PROFILES)}"
+            )
         settings.fail_on_skipped = (
             fail_on_skipped if fail_on_skipped is not None else conf.get("fail-on-skipped", False)
         )

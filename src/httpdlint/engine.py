@@ -31,7 +31,19 @@ if TYPE_CHECKING:
     from importlib.abc import Traversable
 
 REQUIRED = ("code", "name", "severity", "summary", "rationale", "fix", "bad", "good")
-OPTIONAL = ("references", "needs", "match")
+OPTIONAL = ("references", "needs", "match", "benchmarks", "policy", "params")
+
+#: The benchmark sets a rule's `benchmarks` IDs come from, by the profile that turns on its
+#: policy rules (`check --profile`): each ID starts with its set's prefix ("CIS-2.4 5.11",
+#: "STIG AS24-U1-000250", "dev-sec apache-10", "mozilla-intermediate"). Lynis and lintian
+#: tests are mapped too, with no profile of their own.
+PROFILES = {
+    "cis": ("CIS-2.4 ",),
+    "stig": ("STIG ",),
+    "dev-sec": ("dev-sec ",),
+    "mozilla": ("mozilla-",),
+}
+BENCHMARK_PREFIXES = (*(p for ps in PROFILES.values() for p in ps), "lynis ", "lintian ")
 CATEGORIES = ("CAP", "SEC", "TLS", "COR", "LOG", "UPG")
 MATCH_KEYS = {
     "directive",
@@ -60,8 +72,28 @@ class Rule:
     references: list[str] = field(default_factory=list)
     needs: list[str] = field(default_factory=list)
     match: dict | None = None
+    #: The benchmark controls this rule answers ("CIS-2.4 5.11", "STIG AS24-U1-000250").
+    benchmarks: list[str] = field(default_factory=list)
+    #: A benchmark's preference rather than a defect: off unless a profile names it.
+    policy: bool = False
+    #: Thresholds and choices: the defaults, and per profile a table that overrides them
+    #: (`[params] max = 60` and `[params.cis] max = 10`).
+    params: dict = field(default_factory=dict)
     source: str = ""
     text: str = ""
+
+    def param(self, name: str, settings: Settings | None = None):
+        """A parameter as the active profile sets it, else the rule's default."""
+        profile = settings.profile if settings is not None else None
+        table = self.params.get(profile) if profile else None
+        if isinstance(table, dict) and name in table:
+            return table[name]
+        return self.params[name]
+
+    def in_profile(self, profile: str | None) -> bool:
+        """Whether the profile's benchmark set names this rule."""
+        prefixes = PROFILES.get(profile or "", ())
+        return any(b.startswith(prefixes) for b in self.benchmarks) if prefixes else False
 
     def finding(
         self,
@@ -152,8 +184,43 @@ def parse_rule(path: Traversable) -> Rule:
     for need in data.get("needs", []):
         if need not in NEEDS and not need.startswith(("module:", "version:")):
             raise ConfigError(f"unknown need {need!r}", str(path))
+    _check_benchmark_keys(data, str(path))
     fields = {k: data[k] for k in REQUIRED + OPTIONAL if k in data}
     return Rule(**fields, source=str(path), text=text)
+
+
+def _check_benchmark_keys(data: dict, path: str) -> None:
+    ids = data.get("benchmarks", [])
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise ConfigError("benchmarks must be a list of strings", path)
+    for benchmark in ids:
+        if not benchmark.startswith(BENCHMARK_PREFIXES) or benchmark in BENCHMARK_PREFIXES:
+            raise ConfigError(
+                f"benchmark ID {benchmark!r} names no known set: it starts with one of "
+                + ", ".join(repr(p) for p in BENCHMARK_PREFIXES),
+                path,
+            )
+    if not isinstance(data.get("policy", False), bool):
+        raise ConfigError("policy must be true or false", path)
+    if data.get("policy") and not ids:
+        raise ConfigError("a policy rule names the benchmarks that want it", path)
+    params = data.get("params", {})
+    if not isinstance(params, dict):
+        raise ConfigError("params must be a table", path)
+    defaults = {k for k, v in params.items() if not isinstance(v, dict)}
+    for profile, table in params.items():
+        if not isinstance(table, dict):
+            continue
+        if profile not in PROFILES:
+            raise ConfigError(
+                f"[params.{profile}]: no such profile (one of {', '.join(PROFILES)})", path
+            )
+        extra = set(table) - defaults
+        if extra:
+            raise ConfigError(
+                f"[params.{profile}] sets {', '.join(sorted(extra))} with no default in [params]",
+                path,
+            )
 
 
 @functools.cache
@@ -248,11 +315,17 @@ class Settings:
     #: server's tree, ServerRoot, -D defines, the binary or None, the running server's PID
     #: or None). None: httpd is not run.
     httpd_check: tuple | None = None
+    #: --profile: a benchmark set whose policy rules run and whose thresholds apply.
+    profile: str | None = None
 
 
 def selected(rules: Iterable[Rule], settings: Settings) -> list[Rule]:
     out = []
     for rule in rules:
+        # A policy rule runs under its profile, or when selected by its whole code.
+        chosen = rule.code in (p.upper() for p in settings.select)
+        if rule.policy and not (rule.in_profile(settings.profile) or chosen):
+            continue
         if settings.select and not matches(rule.code, settings.select):
             continue
         if settings.ignore and matches(rule.code, settings.ignore):

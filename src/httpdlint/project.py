@@ -25,6 +25,7 @@ KEYS = {
     "defines": "list of strings",
     "fail-on": "string",
     "fail-on-skipped": "boolean",
+    "profile": "string",
 }
 
 

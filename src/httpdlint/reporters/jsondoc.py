@@ -37,8 +37,14 @@ def document(report) -> dict:
     if len(report.models) > 1:
         doc["configs"] = [config_json(m) for m in report.models]
     prints = fingerprints(report.findings, report.root)
+    catalog = report.catalog
     doc["findings"] = [
-        {**f.as_json(), "macro": f.macro, "fingerprint": fp}
+        {
+            **f.as_json(),
+            "macro": f.macro,
+            "fingerprint": fp,
+            "benchmarks": list(catalog[f.rule].benchmarks) if f.rule in catalog else [],
+        }
         for f, fp in zip(report.findings, prints, strict=True)
     ]
     doc["skipped"] = [s.as_json() for s in report.skipped]

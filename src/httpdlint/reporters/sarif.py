@@ -69,7 +69,12 @@ def _descriptor(code: str, rule) -> dict:
     if code[:3] in SECURITY:
         tags = ["security", *(t for t in tags if t != "security")]
         properties["security-severity"] = SECURITY_SEVERITY[rule.severity]
-    properties["tags"] = tags
+    # Benchmark controls as tags too: code scanning filters by tag ("CIS-2.4 5.11").
+    properties["tags"] = tags + list(rule.benchmarks)
+    if rule.benchmarks:
+        properties["benchmarks"] = list(rule.benchmarks)
+    if rule.policy:
+        properties["policy"] = True
     refs = "".join(f"\n- {r}" for r in rule.references)
     descriptor = {
         "id": code,
