@@ -96,6 +96,8 @@ class HttpdTree:
     peak_shared: int = 0
     #: Every child at every look, for the per-busy-thread fit.
     observations: list[Observation] = field(default_factory=list)
+    #: What the server was asked to do (demand.py): busy peak, limit, limit messages.
+    demand: dict | None = None
 
     @property
     def largest_child(self) -> ProcessInfo | None:
@@ -167,6 +169,7 @@ class HttpdTree:
             "busy_seen": self.busy_seen,
             "pss_total": self.pss_total(),
             "libraries": self.libraries,
+            "demand": self.demand,
         }
 
 
@@ -197,6 +200,8 @@ class Measurement:
     #: PHP-FPM masters and workers (role pool-master or pool-worker, group the pool), read in
     #: detail: inputs.py counts those that serve httpd as pools, the rest in the reserve.
     backends: list[ProcessInfo] = field(default_factory=list)
+    #: Each running PHP-FPM pool with its demand (demand.py), when read.
+    pools: list[dict] = field(default_factory=list)
 
     @property
     def tree(self) -> HttpdTree | None:
@@ -223,6 +228,7 @@ class Measurement:
             "samples": self.samples,
             "timestamp": round(self.timestamp, 3),
             "warnings": [w.to_json() for w in self.warnings],
+            "pools": self.pools,
         }
 
 

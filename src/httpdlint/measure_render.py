@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from httpdlint.demand import render_lines
 from httpdlint.measure import Measurement, Notice
 from httpdlint.procfs import ProcessInfo
 from httpdlint.sizes import format_size
@@ -31,6 +32,7 @@ _HEADER = (
 def render_table(m: Measurement) -> str:
     """The measurement as a table for people."""
     out: list[str] = []
+    demand, pools = render_lines(m)
     for tree in m.trees:
         extra = [x for x in (tree.mpm, *tree.interpreters) if x]
         daemons = tree.daemon_groups()
@@ -55,7 +57,11 @@ def render_table(m: Measurement) -> str:
                 f"{n} children private {format_size(sum(c.private for c in tree.children))}; "
                 f"sum of PSS {format_size(tree.pss_total())}"
             )
+        if tree.parent.pid in demand:
+            out.append(demand[tree.parent.pid])
         out.append("")
+    if pools:
+        out.extend([*pools, ""])
     if m.others:
         out.append("Other processes by PSS:")
         out.append(_HEADER)
