@@ -258,6 +258,9 @@ Listen 8082
         "http://[::1]:8081/server-status?auto",
         "http://127.0.0.1:8082/server-status?auto",
     ]
+    # A Location a request line cannot carry as written is sent percent-encoded.
+    conf.write_text(conf.read_text().replace('"/server-status"', '"/my status"'))
+    assert status_urls(load_model(str(conf)))[0] == "http://127.0.0.1:8080/my%20status?auto"
     conf.write_text(conf.read_text().replace("LoadModule status_module", "#"))
     assert status_urls(load_model(str(conf))) == []
 

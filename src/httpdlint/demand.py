@@ -25,6 +25,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from httpdlint import fastcgi
 from httpdlint.errors import ConfigError
@@ -97,7 +98,7 @@ def status_urls(model) -> list[str]:
     urls = []
     for host, port in _listen_hosts(model):
         shown = f"[{host}]" if ":" in host else host
-        urls.extend(f"http://{shown}:{port}{path}?auto" for path in locations)
+        urls.extend(f"http://{shown}:{port}{quote(path, safe='/%')}?auto" for path in locations)
     return urls
 
 
@@ -138,6 +139,8 @@ def fetch_server_status(url: str, timeout: float = STATUS_TIMEOUT) -> dict[str, 
         raise OSError(f"{url}: HTTP {exc.code}") from None
     except urllib.error.URLError as exc:
         raise OSError(f"{url}: {exc.reason}") from None
+    except ValueError as exc:  # http.client.InvalidURL: a Location no request line can carry
+        raise OSError(f"{url}: {exc}") from None
     if len(body) > STATUS_LIMIT:
         raise OSError(f"{url}: larger than {STATUS_LIMIT} bytes: not a status page")
     parsed = parse_auto(body.decode("utf-8", "replace"))
@@ -293,8 +296,12 @@ class DemandWatch:
             messages = _read(httpd_logs if tree is mine and logs else [], started)
             proxy = [m for m in messages if m.kind in ("refused", "disabled", "failed")]
             proxy_messages.extend(proxy)
+            sized = tree is measurement.tree
             tree.demand = self._server_demand(
-                tree is mine, messages, fits if tree is measurement.tree else None, why
+                tree is mine,
+                messages,
+                fits if sized else None,
+                why if sized else "sizing is of the server with most children",
             )
         measurement.pools = [
             self._pool_demand(p, measurement, pool_fits, why, proxy_messages) for p in self.pools
