@@ -124,6 +124,7 @@ def measure_command(
     demand and limits; `--format nagios` is a monitoring plugin (exit 0/1/2/3)."""
     from httpdlint import history
     from httpdlint import measure as m
+    from httpdlint.demand import DemandWatch
     from httpdlint.inputs import server_pid
     from httpdlint.measure_render import render_nagios, render_openmetrics, render_table
 
@@ -142,12 +143,19 @@ def measure_command(
             if pid is None and path:
                 raise ConfigError(f"no running httpd has the PidFile of {path}")
         pids = [pid] if pid is not None else None
+        watch = DemandWatch(model)
         if length:
             bar, tick = _progress(length, every)
+
+            def look(done: int, total: int) -> None:
+                tick(done, total)
+                watch.look()  # status pages at each sample: the busiest look is kept
+
             with bar:
-                result = m.sample(length, every, pids, top=top, progress=tick)
+                result = m.sample(length, every, pids, top=top, progress=look)
         else:
             result = m.measure(pids, top=top)
+        watch.attach(result, pid, logs=logs)
         if logs:
             result.warnings.extend(history.log_warnings(model, result))
         if thresholds is not None:

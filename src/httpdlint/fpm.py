@@ -87,6 +87,7 @@ class FpmPool:
     #: Effective php_value / php_admin_value settings (php-fpm applies the first one written).
     php_values: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     php_admin_values: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    settings: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class FpmConfig:
     pid_file: str | None
     #: What php-fpm would warn about (an include that matches nothing, an unknown entry).
     notes: tuple[str, ...] = ()
+    settings: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def pool(self, name: str) -> FpmPool | None:
         return next((p for p in self.pools if p.name == name), None)
@@ -505,6 +507,7 @@ def _finish_pool(draft: _PoolDraft, prefix: str, ini: _MemoryLimit) -> FpmPool:
         user=s["user"].value if "user" in s else None,
         php_values=_first_wins(draft.php_value),
         php_admin_values=_first_wins(draft.php_admin_value),
+        settings={key: setting.value for key, setting in s.items()},
     )
 
 
@@ -587,15 +590,16 @@ def read_fpm_config(
                 pool.file,
                 pool.line,
             )
-    pid = reader.globals.get("pid")
+    settings = {key: setting.value for key, setting in reader.globals.items()}
     return FpmConfig(
         path=path,
         prefix=prefix,
         files=tuple(reader.files),
         pools=pools,
         php_ini=php_ini if php_ini and os.path.isfile(php_ini) else None,
-        pid_file=pid.value if pid and pid.value else None,
+        pid_file=settings.get("pid") or None,
         notes=tuple(reader.notes + ini_notes),
+        settings=settings,
     )
 
 

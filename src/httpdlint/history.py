@@ -6,10 +6,13 @@ its ErrorLog (a FIFO, /dev/zero), and none of them may hang or exhaust this tool
 
 from __future__ import annotations
 
+import calendar
 import os
 import re
 import subprocess
+import time
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from httpdlint.bounds import NotRegular, read_regular
 from httpdlint.measure import Notice
@@ -21,7 +24,13 @@ from httpdlint.procfs import PROC, is_httpd_name
 TAIL_BYTES = 8 * 1024 * 1024
 
 __all__ = [
+    "BACKEND_MESSAGES",
     "DEFAULT_ERROR_LOGS",
+    "FPM_MESSAGES",
+    "LogMessage",
+    "error_log_paths",
+    "messages_since",
+    "read_tail",
     "find_limit_hits",
     "limit_kind",
     "find_oom_kills",
@@ -45,6 +54,33 @@ _LIMIT_RE = re.compile(
     + r"|within MinSpareThreads of (?:MaxRequestWorkers|MaxClients)"
 )
 _KIND = {code: kind for kind, codes in LIMIT_MESSAGES.items() for code in codes}
+
+# What mod_proxy (proxy_util.c) and mod_proxy_fcgi log when a FastCGI backend such as a
+# PHP-FPM pool refuses or fails a request, by kind: the connection refused (TCP, Unix socket,
+# proxy_fcgi giving up: 503), the worker then put in its error state and refused for `retry`
+# seconds, and a request that failed once sent.
+BACKEND_MESSAGES = {
+    "refused": ("AH00957", "AH02454", "AH01079"),
+    "disabled": ("AH00959", "AH00940"),
+    "failed": ("AH01075",),
+}
+_BACKEND_KIND = {code: kind for kind, codes in BACKEND_MESSAGES.items() for code in codes}
+
+# What PHP-FPM's process manager logs (sapi/fpm/fpm/fpm_process_ctl.c), by kind: a pool at
+# pm.max_children (`pm.max_children` for pm = dynamic, `max_children` for ondemand; written
+# once until a worker can be started again), and a dynamic pool starting workers at the
+# highest rate. Each line starts `[pool NAME]`.
+FPM_MESSAGES = {
+    "fpm-max-children": r"server reached (?:pm\.)?max_children setting",
+    "fpm-busy": r"seems busy",
+}
+_FPM_RE = re.compile("|".join(f"(?P<{k.replace('-', '_')}>{v})" for k, v in FPM_MESSAGES.items()))
+_FPM_POOL_RE = re.compile(r"\[pool ([^\]]+)\]")
+_MONTHS = {name: i for i, name in enumerate(calendar.month_abbr) if name}
+# httpd 2.4 `[Mon Dec 07 14:00:00.123456 2026]`, 2.2 without the fraction (ErrorLogFormat's
+# default %t / %{u}t); PHP-FPM `[07-Dec-2026 14:00:00]` (zlog; a fraction at log_level debug).
+_HTTPD_TIME = re.compile(r"\[\w{3} (\w{3}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.\d+)? (\d{4})\]")
+_FPM_TIME = re.compile(r"\[(\d\d)-(\w{3})-(\d{4}) (\d\d):(\d\d):(\d\d)(?:\.\d+)?\]")
 _LIMIT_SAID = {
     "reached": "httpd reached its worker limit",
     "scoreboard-full": "the scoreboard was full below MaxRequestWorkers (raise ServerLimit)",
@@ -82,7 +118,7 @@ def find_oom_kills(text: str) -> list[tuple[int, str, str]]:
     return kills
 
 
-def _tail(path: str, limit: int = TAIL_BYTES) -> str:
+def read_tail(path: str, limit: int = TAIL_BYTES) -> str:
     """The last `limit` bytes of a regular file as text (logs can be huge; recent lines matter).
 
     Raises NotRegular (an OSError) for anything but a regular file: opening a FIFO would
@@ -116,7 +152,7 @@ def error_log_warnings(paths: Iterable[str]) -> list[Notice]:
     warnings = []
     for path in dict.fromkeys(paths):
         try:
-            hits = find_limit_hits(_tail(path))
+            hits = find_limit_hits(read_tail(path))
         except NotRegular:
             warnings.append(
                 Notice("log-skipped", f"{path}: not a regular file (a FIFO or device): not read")
@@ -158,7 +194,7 @@ def _kernel_log_text() -> str | None:
     denied = False
     for path in ("/var/log/kern.log", "/var/log/messages"):
         try:
-            return _tail(path)
+            return read_tail(path)
         except PermissionError:
             denied = True
         except OSError:
@@ -209,9 +245,9 @@ def kernel_log_warnings(text: str | None = None) -> list[Notice]:
     ]
 
 
-def log_warnings(model, measurement) -> list[Notice]:
-    """What the logs say of this server: its error logs (the configuration's ErrorLog, those
-    the running parents hold open, else the usual places) and the kernel's."""
+def error_log_paths(model, measurement) -> list[str]:
+    """httpd's error logs: the configuration's ErrorLog and those the running parents hold
+    open (none found: an empty list)."""
     paths: list[str] = []
     if model is not None:
         log = (model.server_values("ErrorLog") or [None])[0]
@@ -220,4 +256,103 @@ def log_warnings(model, measurement) -> list[Notice]:
             paths.append(log if log.startswith("/") else f"{root}/{log}")
     for tree in measurement.trees if measurement is not None else ():
         paths.extend(open_error_logs(tree.parent.pid))
+    return list(dict.fromkeys(paths))
+
+
+def log_warnings(model, measurement) -> list[Notice]:
+    """What the logs say of this server: its error logs (the configuration's ErrorLog, those
+    the running parents hold open, else the usual places) and the kernel's."""
+    paths = error_log_paths(model, measurement)
     return error_log_warnings(paths or DEFAULT_ERROR_LOGS) + kernel_log_warnings()
+
+
+# --------------------------------------------------------------------------- since a start
+
+
+class LogMessage(NamedTuple):
+    """One limit message: its code (an AH code, or an FPM_MESSAGES key), its kind, the line
+    as written (cut at 300 characters), when it was written (epoch seconds), where it is.
+    `line` is the line number, known when the whole file was read (else None); `pool` the
+    PHP-FPM pool a PHP-FPM line names."""
+
+    code: str
+    kind: str
+    text: str
+    time: float
+    file: str
+    line: int | None
+    pool: str | None = None
+
+    def to_json(self) -> dict:
+        out = {"code": self.code, "kind": self.kind, "text": self.text, "file": self.file}
+        out["time"] = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.time))
+        if self.line is not None:
+            out["line"] = self.line
+        if self.pool is not None:
+            out["pool"] = self.pool
+        return out
+
+
+def _local(year: str, month: str, day: str, hh: str, mm: str, ss: str) -> float | None:
+    number = _MONTHS.get(month)
+    if number is None:
+        return None
+    try:
+        # Both servers write local time; mktime reads it as this machine's (-1: DST unknown).
+        return time.mktime((int(year), number, int(day), int(hh), int(mm), int(ss), 0, 0, -1))
+    except (OverflowError, ValueError):
+        return None
+
+
+def log_time(line: str) -> float | None:
+    """When an httpd or PHP-FPM error log line was written; None without a timestamp we read."""
+    m = _HTTPD_TIME.match(line)
+    if m:
+        return _local(m.group(6), m.group(1), m.group(2), *m.group(3, 4, 5))
+    m = _FPM_TIME.match(line)
+    if m:
+        return _local(m.group(3), m.group(2), m.group(1), *m.group(4, 5, 6))
+    return None
+
+
+def classify(line: str) -> tuple[str, str] | None:
+    """(code, kind) of a limit message of an MPM, mod_proxy or PHP-FPM; None for others."""
+    code = re.search(r"\bAH\d{5}\b", line)
+    if code and code.group() in _BACKEND_KIND:
+        return code.group(), _BACKEND_KIND[code.group()]
+    if _LIMIT_RE.search(line):
+        kind = limit_kind(line)
+        return (code.group() if code and code.group() in _KIND else kind), kind
+    fpm = _FPM_RE.search(line)
+    if fpm:
+        kind = next(k for k in FPM_MESSAGES if fpm.group(k.replace("-", "_")))
+        return kind, kind
+    return None
+
+
+def messages_since(path: str, since: float | None, limit: int = TAIL_BYTES) -> list[LogMessage]:
+    """The limit messages (see classify) written to `path` at or after `since` (epoch seconds;
+    None: all), from the last `limit` bytes only. Lines without a timestamp are left out: a
+    message of an earlier run must not pass for one of this run. OSError (NotRegular for a
+    FIFO or device) when the file cannot be read."""
+    data = read_tail(path, limit)
+    whole = os.path.getsize(path) <= limit
+    lines = data.splitlines()
+    if not whole and lines:
+        lines = lines[1:]  # the first line of a tail is likely cut
+    out = []
+    for number, line in enumerate(lines, 1):
+        found = classify(line)
+        if found is None:
+            continue
+        when = log_time(line)
+        # Log times have whole seconds, a start time does not.
+        if when is None or (since is not None and when < since - 1):
+            continue
+        pool = _FPM_POOL_RE.search(line) if found[0] in FPM_MESSAGES else None
+        text = sanitize(line.strip()[:300])
+        out.append(
+            LogMessage(*found, text, when, path, number if whole else None,
+                       pool.group(1) if pool else None)
+        )  # fmt: skip
+    return out

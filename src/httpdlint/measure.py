@@ -106,6 +106,8 @@ class HttpdTree:
     #: The most workers (prefork children, threads) seen serving at once at one look; None
     #: when no child's threads could be read.
     busy_peak: int | None = None
+    #: What the server was asked to do (demand.py): busy peak, limit, limit messages.
+    demand: dict | None = None
 
     @property
     def largest_child(self) -> ProcessInfo | None:
@@ -178,6 +180,7 @@ class HttpdTree:
             "busy_peak": self.busy_peak,
             "pss_total": self.pss_total(),
             "libraries": self.libraries,
+            "demand": self.demand,
         }
 
 
@@ -212,6 +215,8 @@ class Measurement:
     #: PHP-FPM masters and workers (role pool-master or pool-worker, group the pool), read in
     #: detail: inputs.py counts those that serve httpd as pools, the rest in the reserve.
     backends: list[ProcessInfo] = field(default_factory=list)
+    #: Each running PHP-FPM pool with its demand (demand.py), when read.
+    pools: list[dict] = field(default_factory=list)
 
     @property
     def tree(self) -> HttpdTree | None:
@@ -240,6 +245,7 @@ class Measurement:
             "warnings": [w.to_json() for w in self.warnings if w.code not in UNREADABLE],
             "unreadable": [w.to_json() for w in self.unreadable],
             "estimated": any(not p.exact for p in self.processes()),
+            "pools": self.pools,
         }
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from httpdlint.demand import render_lines
 from httpdlint.errors import ConfigError
 from httpdlint.measure import Measurement, Notice
 from httpdlint.procfs import ProcessInfo
@@ -33,6 +34,7 @@ _HEADER = (
 def render_table(m: Measurement) -> str:
     """The measurement as a table for people."""
     out: list[str] = []
+    demand, pools = render_lines(m)
     for tree in m.trees:
         extra = [x for x in (tree.mpm, *tree.interpreters) if x]
         daemons = tree.daemon_groups()
@@ -57,7 +59,11 @@ def render_table(m: Measurement) -> str:
                 f"{n} children private {format_size(sum(c.private for c in tree.children))}; "
                 f"sum of PSS {format_size(tree.pss_total())}"
             )
+        if tree.parent.pid in demand:
+            out.append(demand[tree.parent.pid])
         out.append("")
+    if pools:
+        out.extend([*pools, ""])
     if m.others:
         out.append("Other processes by PSS:")
         out.append(_HEADER)
@@ -247,7 +253,9 @@ def _count_codes(warnings: Iterable[Notice]) -> dict[str, int]:
 
 def render_nagios(m: Measurement, model, warning, critical) -> tuple[int, str]:
     """(state, plugin line) for `measure --format nagios`: each server's busy peak of its
-    MaxRequestWorkers and its worst case of the memory limit, and the limit messages."""
+    MaxRequestWorkers, its worst case of the memory limit and each PHP-FPM pool's busy peak of
+    pm.max_children; critical on a limit message written since the parent (or master) started
+    (demand.py reads them)."""
     from httpdlint import nagios
 
     if not m.trees:
@@ -255,6 +263,7 @@ def render_nagios(m: Measurement, model, warning, critical) -> tuple[int, str]:
     readings: list[nagios.Reading] = []
     notes: list[str] = []
     extra: list[str] = []
+    messages = 0
     several = len(m.trees) > 1
     for tree in m.trees:
         suffix = f"_{tree.parent.pid}" if several else ""
@@ -262,16 +271,23 @@ def render_nagios(m: Measurement, model, warning, critical) -> tuple[int, str]:
         mine = model if model is not None and _runs(model, tree) else None
         current = _current_mpm(mine, tree)
         key = current.limit_name
-        if tree.busy_peak is None:
-            notes.append(f"{who}busy workers unknown (threads unreadable)")
+        demand = tree.demand or {}
+        busy = demand.get("busy_peak")
+        if busy is None:
+            busy = tree.busy_peak  # the processes' own threads, without mod_status
+        messages += sum(
+            1 for x in demand.get("messages", ()) if x["kind"] in ("reached", "scoreboard-full")
+        )
+        if busy is None:
+            notes.append(f"{who}busy workers unknown (no mod_status, threads unreadable)")
         else:
             readings.append(
                 nagios.Reading(
                     f"busy_workers{suffix}",
-                    tree.busy_peak,
+                    busy,
                     current.max_workers,
                     "",
-                    f"{who}busy peak {tree.busy_peak} of {key} {current.max_workers}",
+                    f"{who}busy peak {busy} of {key} {current.max_workers}",
                 )
             )
         worst = _worst(m, mine, tree, current)
@@ -291,11 +307,20 @@ def render_nagios(m: Measurement, model, warning, critical) -> tuple[int, str]:
             )
         extra.append(f"children{suffix}={len(tree.children)};;;0;")
         extra.append(f"pss{suffix}={tree.pss_total()}B;;;0;")
-    counts = _count_codes(m.warnings)
-    messages = counts.get("limit-reached", 0) + counts.get("limit-scoreboard-full", 0)
-    notes += [w.message for w in m.warnings if w.code == "oom-killed"]
-    if counts.get("oom-killed"):
-        messages += counts["oom-killed"]
+    for pool in m.pools or ():
+        demand = pool.get("demand") or {}
+        messages += sum(1 for x in demand.get("messages", ()) if x["kind"] == "fpm-max-children")
+        busy, limit = demand.get("busy_peak"), demand.get("limit")
+        if busy is not None and limit:
+            readings.append(
+                nagios.Reading(
+                    f"pool_{pool['pool']}_busy",
+                    busy,
+                    limit,
+                    "",
+                    f"php-fpm {pool['pool']} busy peak {busy} of pm.max_children {limit}",
+                )
+            )
     return nagios.evaluate(
         readings, messages, warning=warning, critical=critical, notes=tuple(notes),
         extra=tuple(extra),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ __all__ = [
     "ProcessInfo",
     "is_httpd_name",
     "process_name",
+    "started_at",
     "is_one_shot",
     "read_process",
     "read_processes",
@@ -216,6 +218,14 @@ def process_name(pid: int, proc: str = PROC) -> str | None:
     a path there); None when it is gone."""
     stat = _read_stat(pid, proc)
     return _real_name(pid, stat[0], proc) if stat is not None else None
+
+
+def started_at(pid: int, proc: str = PROC) -> float | None:
+    """When a process started, in epoch seconds (now less its age); None when it is gone."""
+    stat = _read_stat(pid, proc)
+    if stat is None:
+        return None
+    return time.time() - max(0.0, _uptime(proc) - stat[3])
 
 
 def _read_stat(pid: int, proc: str) -> tuple[str, int, int, float, int, float] | None:
