@@ -127,12 +127,12 @@ def read_my_cnf(paths: Iterable[str]) -> tuple[dict[str, tuple[str, str]], list[
             if not line or line[0] in "#;":
                 continue
             if line.startswith("!includedir"):
-                directory = line[len("!includedir") :].strip()
+                directory = os.path.join(os.path.dirname(path), line[len("!includedir") :].strip())
                 for name in sorted(glob.glob(os.path.join(directory, "*.cnf"))):
                     one(name)
                 continue
             if line.startswith("!include"):
-                one(line[len("!include") :].strip())
+                one(os.path.join(os.path.dirname(path), line[len("!include") :].strip()))
                 continue
             if line.startswith("[") and line.endswith("]"):
                 section = line[1:-1].strip()

@@ -461,7 +461,7 @@ def memcached_ceiling(
             host = (opts.get("l") or "127.0.0.1").split(",")[0]
             where = host if _split_host_port(host) else f"{host}:{opts.get('p', '11211')}"
             endpoints.append(("tcp", where))
-    extra = f" + {MEMCACHED_OVERHEAD:.0%} hash table and connection buffers"
+    extra = f" + {MEMCACHED_OVERHEAD * 100:g} % hash table and connection buffers"
     why = ""
     for endpoint in endpoints:
         try:
@@ -521,7 +521,7 @@ def mysql_ceiling(root: ProcessInfo, measured: int, physical: int = 0, proc: str
         f"{', '.join(read) or 'any option file'})"
     )  # fmt: skip
     source = (
-        f"{where} + {INNODB_OVERHEAD:.0%} InnoDB control structures + innodb_log_buffer_size "
+        f"{where} + {INNODB_OVERHEAD * 100:g} % InnoDB control structures + innodb_log_buffer_size "
         f"{format_size(log_bytes)}"
         + (f" + key_buffer_size {format_size(key_bytes)}" if key_bytes else "")
         + "; per-connection buffers not counted"
@@ -589,7 +589,7 @@ def jvm_ceiling(root: ProcessInfo, measured: int, physical: int = 0, proc: str =
             direct = cfg.java_size(opt.split("=", 1)[1])
     source = (
         f"java {how} (heap {format_size(heap)}) + {format_size(extra)} overhead (metaspace, "
-        f"code cache, thread stacks: the larger of {JVM_OVERHEAD_SHARE:.0%} and "
+        f"code cache, thread stacks: the larger of {JVM_OVERHEAD_SHARE * 100:g} % and "
         f"{format_size(JVM_OVERHEAD_FLOOR)})"
         + (f" + MaxDirectMemorySize {format_size(direct)}" if direct else "")
     )
@@ -631,7 +631,7 @@ def varnish_ceiling_of(storage: list[str]) -> tuple[int, str]:
     extra = int(in_memory * VARNISH_OVERHEAD)
     source = (
         f"varnishd {given}: {format_size(in_memory)} in memory + {format_size(extra)} "
-        f"overhead ({VARNISH_OVERHEAD:.0%}: about 1 KiB per object outside the storage, "
+        f"overhead ({VARNISH_OVERHEAD * 100:g} %: about 1 KiB per object outside the storage, "
         "workspaces, thread stacks)" + (f"; {'; '.join(notes)}" if notes else "")
     )
     return in_memory + extra, source
