@@ -414,3 +414,10 @@ def test_merge_peaks_keeps_the_largest_size_seen() -> None:
     assert merged.measured == 90 * MIB and merged.current == 20 and merged.source == "y"
     big = [ServiceReserve("java", "jvm", (6,), 3 * GIB, 2 * GIB, "z")]
     assert services.merge_peaks([], big)[0].reserved == 3 * GIB  # above its ceiling: measured
+
+
+def test_a_setting_that_is_no_size_leaves_the_measured_and_is_not_echoed(tmp_path: Path) -> None:
+    proc = fake_proc(tmp_path, 40, ["postgres", "-D", str(tmp_path), "-c", "shared_buffers=s3cr"])
+    [entry] = find_services([info(40, "postgres", pss=7 * MIB)], proc=proc)
+    assert entry.ceiling is None and entry.reserved == 7 * MIB and entry.basis == "measured"
+    assert entry.source == "could not read its ceiling: not a size" and "s3cr" not in entry.note()

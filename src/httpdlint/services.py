@@ -190,8 +190,11 @@ def find_services(
         kind = KINDS[root.name]
         try:
             ceiling, source, basis = _READERS[kind](root, measured, physical, proc)
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
             ceiling, source, basis = None, f"could not read its ceiling: {exc}", "measured"
+        except ValueError:
+            # Not the value: it may come from a file the process named and its user cannot read.
+            ceiling, source, basis = None, "could not read its ceiling: not a size", "measured"
         out.append(
             ServiceReserve(
                 root.name,
