@@ -29,6 +29,7 @@ from httpdlint.errors import ConfigError
 from httpdlint.measure import HttpdTree, Measurement, Notice, read_pid_file, served, unknowable
 from httpdlint.mpm import MPMS, VERSIONS, evaluate_mpm, workers_directive
 from httpdlint.procfs import cmdline
+from httpdlint.services import ServiceReserve
 from httpdlint.sizes import format_size
 
 __all__ = ["Input", "SizingOptions", "Gathered", "gather", "fit_threads", "wsgi_groups"]
@@ -107,6 +108,8 @@ class Gathered:
     request_ceilings: dict[str, str] = field(default_factory=dict)
     #: Per pool term, (php-fpm.conf, FpmPool) read from disk: where --apply writes.
     pool_files: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    #: Co-hosted services in the reserve, each at the larger of its ceiling and its peak.
+    services: list[ServiceReserve] = field(default_factory=list)
 
     def source(self) -> str:
         """measured | given: where the child size, which decides the sizing, came from."""
@@ -410,12 +413,22 @@ def _ram_and_reserve(
         )
         # PHP-FPM processes that serve no backend of this configuration are other services.
         elsewhere = sum(p.pss for p in measured.backends if p.pid not in counted)
+        # Known services grow to their configured ceiling: reserved at it, not at today's PSS.
+        known = measured.services
+        out.services = list(known)
+        rest = measured.others_pss_bytes - sum(s.current for s in known)
+        names = [s.name for s in known]
+        for s in known:
+            key = f"reserve {s.name}" + (f" {s.pids[0]}" if names.count(s.name) > 1 else "")
+            inputs[key] = Input(s.reserved, s.basis, s.note())
+        services = ", ".join(f"{s.name} {mib(s.reserved)}" for s in known)
         estimated = any(not p.exact for p in measured.others)
         inputs["reserve"] = Input(
-            measured.others_pss_bytes + elsewhere,
+            max(0, rest) + elsewhere + sum(s.reserved for s in known),
             "estimated" if estimated else "measured",
             ("PSS (RSS where unreadable)" if estimated else "PSS")
             + " of all other processes"
+            + (f", co-hosted services at their ceiling: {services}" if known else "")
             + (f", largest: {top}" if top else ""),
         )
 

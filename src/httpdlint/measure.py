@@ -43,6 +43,7 @@ from httpdlint.procfs import (
     read_process,
     read_processes,
 )
+from httpdlint.services import ServiceReserve, find_services, merge_peaks
 
 __all__ = [
     "SERVED_CPU",
@@ -217,6 +218,8 @@ class Measurement:
     backends: list[ProcessInfo] = field(default_factory=list)
     #: Each running PHP-FPM pool with its demand (demand.py), when read.
     pools: list[dict] = field(default_factory=list)
+    #: Co-hosted services among the others (services.py), each with its ceiling.
+    services: list[ServiceReserve] = field(default_factory=list)
 
     @property
     def tree(self) -> HttpdTree | None:
@@ -240,6 +243,7 @@ class Measurement:
             "processes": [p.to_json() for p in self.processes()],
             "httpd": [t.to_json() for t in self.trees],
             "others_pss_bytes": self.others_pss_bytes,
+            "services": [s.to_json() for s in self.services],
             "samples": self.samples,
             "timestamp": round(self.timestamp, 3),
             "warnings": [w.to_json() for w in self.warnings if w.code not in UNREADABLE],
@@ -521,6 +525,7 @@ def measure(
         others_pss_bytes=sum(p.pss for p in others),
         warnings=warnings,
         backends=backends,
+        services=find_services(others, physical=physical, proc=proc),
     )
     _add_process_warnings(result, min_cpu)
     return result
@@ -599,8 +604,10 @@ def sample(
     gone: list[int] = []
     last = measure(wanted, top=top, min_cpu=min_cpu, proc=proc)
     looks = 0
+    services: list[ServiceReserve] = []
     while True:
         looks += 1
+        services = merge_peaks(services, last.services)
         if wanted is None and last.trees:
             # Keep following the same servers even if discovery would find others later.
             wanted = [t.parent.pid for t in last.trees]
@@ -655,6 +662,7 @@ def sample(
     last.others = [peaks.get(p.pid, p) for p in last.others]
     # PHP-FPM workers at their peak too: a pool is sized by what a worker holds mid-request.
     last.backends = [peaks.get(p.pid, p) for p in last.backends]
+    last.services = services
     last.samples = looks
     _add_process_warnings(last, min_cpu)
     return last

@@ -70,6 +70,14 @@ def render_table(m: Measurement) -> str:
         out.extend(_row(p) for p in m.others)
         out.append(f"  all other processes: PSS {format_size(m.others_pss_bytes)}")
         out.append("")
+    if m.services:
+        out.append("Co-hosted services, reserved at the larger of ceiling and measured:")
+        out.extend(
+            f"  {s.name} (PID {', '.join(map(str, s.pids[:5]))}): reserve "
+            f"{format_size(s.reserved)}; {s.note()}"
+            for s in m.services
+        )
+        out.append("")
     limit = (
         f"cgroup limit {format_size(m.cgroup_limit_bytes)}"
         if m.cgroup_limit_bytes

@@ -65,7 +65,7 @@ class Suggestion:
         if s.threaded:
             rows.append(("per busy thread", mib(s.thread_user), i["thread_user"].origin()))
         for name, inp in i.items():
-            if name.startswith(("daemon ", "pool")):
+            if name.startswith(("daemon ", "pool", "reserve ")):
                 rows.append((name, mib(inp.value), inp.origin()))
         for name, ceiling in self.gathered.request_ceilings.items():
             rows.append((f"{name} request", ceiling, "memory_limit: the most one request takes"))
@@ -170,6 +170,7 @@ class Suggestion:
             "daemons": [_term_json(s, t) for t in s.terms if t.kind == "daemon"],
             "pools": [_term_json(s, t) for t in s.terms if t.kind == "pool"],
             "request_ceilings": g.request_ceilings,
+            "reserve": [service.to_json() for service in g.services],
             "budget_bytes": r.budget if r else None,
             "per_process_bytes": capacity.per_process_cost(s),
             "processes": r.processes if r else None,
