@@ -33,6 +33,7 @@ from httpdlint.cli_options import (
     Reserve,
     ServerRoot,
     Shared,
+    Swap,
     ThreadOverhead,
     ThreadSize,
     ThreadsPerChild,
@@ -156,6 +157,7 @@ def measure_command(
 def suggest_command(
     path: PathArg = None,
     ram: Ram = None,
+    swap: Swap = None,
     child_size: ChildSize = None,
     shared: Shared = None,
     reserve: Reserve = None,
@@ -213,6 +215,7 @@ def suggest_command(
             pid=pid,
             mpm=mpm,
             apache_version=apache_version,
+            swap=swap,
         )
         length, every = _window(duration, interval)
         if pid is not None:

@@ -70,6 +70,18 @@ def render_table(m: Measurement) -> str:
     out.append(
         f"RAM: {format_size(m.ram_bytes)} (physical {format_size(m.physical_bytes)}, {limit})"
     )
+    if m.host is not None:
+        out.append(f"  usable for sizing: {format_size(m.host.usable())}, MemTotal less:")
+        out.extend(f"    {d.name} {format_size(d.bytes)} ({d.source})" for d in m.host.deductions)
+        out.append(f"    (swap {format_size(m.host.swap_total)}: counted only with --swap)")
+    if m.limits:
+        out.append("Memory limits over httpd and its pools, tightest first:")
+        out.extend(
+            f"  {lim.name} {format_size(lim.bytes)}: {len(lim.pids)} processes inside hold "
+            f"PSS {format_size(lim.held)}"
+            + (f", charged {format_size(lim.usage)}" if lim.usage is not None else "")
+            for lim in m.limits
+        )
     if any(not p.exact for p in m.processes()):
         out.append("* RSS in place of private/PSS: no permission to read that process's maps")
     if m.warnings:
