@@ -243,3 +243,19 @@ def test_bad_swap_option_is_one_line_and_exit_2() -> None:
     )  # fmt: skip
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "--swap" in done.stderr
+
+
+def test_cap009_names_the_cgroup_limit_that_binds() -> None:
+    from httpdlint import engine
+    from httpdlint.model import load_model
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "outage" / "conf" / "httpd.conf"
+    model = load_model(str(example))
+    unit = capacity.Constraint(f"{APACHE} memory.max", GIB, True, (), 100 * MIB)
+    # 256 children of 25 MiB fit in 64 GiB, not in the unit's 1 GiB.
+    roomy = capacity.Sizing(ram=64 * GIB, reserve=GIB, shared=0, child=25 * MIB)
+    assert engine.run(model, engine.Settings(select=["CAP009"], sizing=roomy)) == []
+    bound = capacity.Sizing(**{**roomy.__dict__, "constraints": (unit,)})
+    (finding,) = engine.run(model, engine.Settings(select=["CAP009"], sizing=bound))
+    assert f"> 1024 MiB ({APACHE} memory.max)" in finding.message
+    assert "100 MiB reserve" in finding.message  # the unit's own, not the host's 1 GiB
