@@ -122,6 +122,29 @@ class MemCgroup:
     def _file(self, name: str) -> str:
         return (self.path / name).read_text()
 
+    def set_limit(self, limit: int | None, *, swap: int | None = None) -> None:
+        """Cap the cgroup's memory at `limit` bytes (None: no limit): memory.max on v2,
+        memory.limit_in_bytes on v1; on v1 also memory + swap at `swap` (memsw) when given,
+        else no memsw limit. v1 refuses a memsw below the memory limit: memsw goes first."""
+        if self.version == 2:
+            (self.path / "memory.max").write_text("max" if limit is None else str(limit))
+            return
+        memsw = self.path / "memory.memsw.limit_in_bytes"
+        if memsw.exists():
+            memsw.write_text("-1")
+        (self.path / "memory.limit_in_bytes").write_text("-1" if limit is None else str(limit))
+        if swap is not None:
+            memsw.write_text(str(swap))
+
+    def cgroup_path(self) -> str:
+        """The cgroup's path in its hierarchy, as /proc/PID/cgroup writes it."""
+        kind = "cgroup2" if self.version == 2 else "cgroup"
+        for m in (line.split() for line in Path("/proc/self/mounts").read_text().splitlines()):
+            right = self.version == 2 or "memory" in m[3].split(",")
+            if m[2] == kind and right and self.path.is_relative_to(m[1]):
+                return "/" + str(self.path.relative_to(m[1]))
+        raise CgroupUnavailable(f"{self.path} is under no {kind} mount")
+
     def pids(self) -> list[int]:
         return sorted({int(p) for p in self._file("cgroup.procs").split()})
 

@@ -2,12 +2,15 @@
 
 Properties: more RAM never yields fewer workers, a larger child never yields more; every
 recommendation passes httpd's own startup checks (the MPM model) without one adjustment; a
-child larger than the budget is an error, never zero workers.
+child larger than the budget is an error, never zero workers. Memory constraints (cgroup
+limits): adding one never yields more workers, one with a budget above the host's changes
+nothing, and a recommendation fits every constraint over httpd.
 """
 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 
 import pytest
 from hypothesis import assume, given
@@ -16,14 +19,17 @@ from hypothesis import strategies as st
 from httpdlint import capacity
 from httpdlint.capacity import (
     CapacityError,
+    Constraint,
     Sizing,
     Term,
     budget,
     concurrency_notes,
+    constraint_notes,
     max_processes,
     per_process_cost,
     predicted,
     recommend,
+    within,
     worst_case,
 )
 from httpdlint.mpm import Setting, evaluate_mpm
@@ -49,6 +55,16 @@ terms = st.lists(
         threads=st.integers(min_value=1, max_value=32),
     ),
     max_size=3,
+)
+
+
+constraints = st.builds(
+    Constraint,
+    name=st.sampled_from(["/system.slice/apache2.service memory.max", "/ memory.high"]),
+    limit=st.integers(min_value=1 * MIB, max_value=4 * 1024 * GIB),
+    httpd=st.booleans(),
+    terms=st.lists(st.sampled_from(["php-fpm www", "wsgi:app", "piped loggers"])).map(tuple),
+    others=small,
 )
 
 
@@ -364,3 +380,93 @@ def test_child_larger_than_budget_always_raises(budget_mib: int, extra: int) -> 
     assume(per_process_cost(s) > s.ram)
     with pytest.raises(CapacityError):
         recommend(s)
+
+
+# --------------------------------------------------------------------------- constraints
+
+UNIT = "/system.slice/apache2.service memory.max"
+
+
+def test_a_unit_limit_binds_against_its_own_processes_only() -> None:
+    pool = Term("pool", "php-fpm www", 10, 40 * MIB, 20 * MIB, 1, "pm.max_children")
+    host = Sizing(
+        ram=64 * GIB, reserve=40 * GIB, shared=50 * MIB, child=20 * MIB, margin=0.0,
+        process_overhead=0, terms=(pool,),
+    )  # fmt: skip
+    # httpd's unit holds httpd and a 100 MiB helper; the pool runs in its own unit.
+    unit = Constraint(UNIT, 1 * GIB, True, (), 100 * MIB)
+    rec = recommend(replace(host, constraints=(unit,)))
+    # The machine's 40 GiB of other processes are not the unit's: 1024 - 100 - 50 = 874 MiB.
+    assert rec.budget == 1 * GIB - 100 * MIB - 50 * MIB
+    assert rec.processes == (1 * GIB - 150 * MIB) // (20 * MIB) == 43
+    assert rec.binding == (UNIT, 1 * GIB)
+    assert any(
+        line.startswith(f"{UNIT}: budget = limit - others inside - shared") for line in rec.steps
+    )
+    assert any(line.startswith(f"binding: {UNIT}") for line in rec.steps)
+    # Where only the whole machine was the limit, subtracting the machine left no room at all.
+    with pytest.raises(CapacityError):
+        recommend(replace(host, ram=1 * GIB))
+    # A unit larger than the host's budget leaves the host binding.
+    wide = recommend(replace(host, constraints=(replace(unit, limit=48 * GIB),)))
+    assert wide.binding == ("host", 64 * GIB) and wide.processes == recommend(host).processes
+
+
+def test_a_pool_unit_too_small_for_its_pool_is_said() -> None:
+    pool = Term("pool", "php-fpm www", 10, 40 * MIB, 20 * MIB, 1, "pm.max_children")
+    s = Sizing(
+        ram=8 * GIB, reserve=GIB, shared=0, child=20 * MIB, margin=0.0, process_overhead=0,
+        terms=(pool,),
+        constraints=(Constraint("/system.slice/php8.2-fpm.service memory.max", 300 * MIB,
+                                False, ("php-fpm www",), 0),),
+    )  # fmt: skip
+    rec = recommend(s)
+    assert rec.binding[0] == "host"  # httpd is not inside it: it sizes no httpd worker
+    [note] = constraint_notes(s)
+    assert "php8.2-fpm.service memory.max 300 MiB" in note and "fits 7 processes" in note
+    ok = replace(s, constraints=(replace(s.constraints[0], limit=420 * MIB),))
+    assert constraint_notes(ok) == []
+
+
+def test_a_unit_where_no_child_fits_names_itself() -> None:
+    s = Sizing(
+        ram=8 * GIB, reserve=GIB, shared=0, child=20 * MIB,
+        constraints=(Constraint(UNIT, 64 * MIB, True, (), 60 * MIB),),
+    )  # fmt: skip
+    with pytest.raises(CapacityError, match="apache2.service memory.max"):
+        recommend(s)
+
+
+@given(sizings(), constraints)
+def test_adding_a_constraint_never_means_more_workers(s: Sizing, c: Constraint) -> None:
+    before = workers_or_none(s)
+    after = workers_or_none(replace(s, constraints=(*s.constraints, c)))
+    if after is not None:
+        assert before is not None and after <= before
+
+
+@given(sizings(), constraints)
+def test_a_constraint_above_the_host_budget_changes_nothing(s: Sizing, c: Constraint) -> None:
+    # As wide as the host, or wider: everything httpd needs counts, and more room is left.
+    c = replace(c, httpd=True, terms=tuple(t.name for t in s.terms), others=0)
+    c = replace(c, limit=max(c.limit, s.ram - s.reserve))
+    assert budget(within(s, c)) >= budget(s)
+    before = workers_or_none(s)
+    constrained = replace(s, constraints=(c,))
+    assert workers_or_none(constrained) == before
+    if before is not None:
+        assert recommend(constrained).binding == ("host", s.ram)
+
+
+@given(sizings(), constraints)
+def test_the_recommendation_fits_every_constraint_over_httpd(s: Sizing, c: Constraint) -> None:
+    try:
+        rec = recommend(replace(s, constraints=(c,)))
+    except CapacityError:
+        return
+    if c.httpd and rec.sizing.terms == s.terms:
+        assert memory_at(within(rec.sizing, c), rec.processes) <= c.limit
+        name, limit = rec.binding
+        if name == c.name:
+            assert limit == c.limit and rec.processes < capacity.MAX_SERVER_LIMIT[s.mpm]
+            assert memory_at(within(rec.sizing, c), rec.processes + 1) > c.limit

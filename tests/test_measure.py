@@ -19,7 +19,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from httpdlint import history, procfs
+from httpdlint import history, limits, procfs
 from httpdlint import measure as m
 from httpdlint.cli_capacity import register
 from httpdlint.errors import ConfigError
@@ -39,6 +39,7 @@ class FakeProc:
         self.root = root
         root.mkdir(exist_ok=True)
         self.set_uptime(uptime)
+        (root / "meminfo").write_text("MemTotal: 8388608 kB\nShmem: 1024 kB\nSUnreclaim: 2048 kB\n")
 
     @property
     def path(self) -> str:
@@ -443,15 +444,17 @@ def _cgroups(tmp_path: Path, cgroup_line: str, files: dict[str, str]) -> tuple[s
 )
 def test_cgroup_limit(tmp_path: Path, line: str, files: dict, expected: int | None) -> None:
     root, proc = _cgroups(tmp_path, line, files)
-    assert procfs.cgroup_limit(42, root=root, proc=proc) == expected
+    assert limits.cgroup_limit(42, root=root, proc=proc) == expected
 
 
-def test_ram_is_the_smaller_of_physical_and_cgroup(monkeypatch) -> None:
-    monkeypatch.setattr(procfs, "physical_memory", lambda: 8 * 1024 * MIB)
-    monkeypatch.setattr(procfs, "cgroup_limit", lambda pid="self": 1024 * MIB)
-    assert procfs.ram() == (1024 * MIB, 8 * 1024 * MIB, 1024 * MIB)
-    monkeypatch.setattr(procfs, "cgroup_limit", lambda pid="self": None)
-    assert procfs.ram() == (8 * 1024 * MIB, 8 * 1024 * MIB, None)
+def test_ram_is_the_smaller_of_physical_and_cgroup(tmp_path: Path) -> None:
+    root, proc = _cgroups(
+        tmp_path, "0::/a\n", {"a/memory.max": str(1024 * MIB), "a/memory.high": "max"}
+    )
+    (Path(proc) / "meminfo").write_text(f"MemTotal: {8 * 1024 * 1024} kB\n")
+    assert limits.ram(42, root=root, proc=proc) == (1024 * MIB, 8 * 1024 * MIB, 1024 * MIB)
+    (Path(root) / "a" / "memory.max").write_text("max\n")
+    assert limits.ram(42, root=root, proc=proc) == (8 * 1024 * MIB, 8 * 1024 * MIB, None)
 
 
 # --------------------------------------------------------------------------- logs

@@ -27,6 +27,12 @@ The whole stack shares the machine (DESIGN.md, "Capacity model"):
 `margin` multiplies what a process may grow (child, per busy thread, a daemon or pool worker),
 never shared memory or the kernel's cost, which do not grow with a request.
 
+Memory constraints: the host's RAM binds everything; each `Constraint` (a cgroup's memory limit)
+binds the processes inside it, against its own reserve: the unsized processes inside that
+cgroup, never the machine's others. Each is checked on its own, with the same formula (the
+stack restricted to what is inside it: `within`), and the fewest processes wins; the
+Recommendation names the one that binds (the host on a tie).
+
 Order of the budget: fixed costs first, then each pool at its configured size (lowered only
 when it leaves no room for a single httpd process), then httpd's workers get the remainder.
 Prefork: MaxRequestWorkers = processes. Worker/event: ServerLimit = processes and
@@ -61,6 +67,8 @@ __all__ = [
     "RECYCLE_THREADED",
     "CapacityError",
     "Term",
+    "Constraint",
+    "Bound",
     "Sizing",
     "Worst",
     "Recommendation",
@@ -69,11 +77,15 @@ __all__ = [
     "per_process_cost",
     "term_cost",
     "budget",
+    "within",
+    "bounds",
     "max_processes",
     "worst_case",
+    "tightest_worst",
     "predicted",
     "recommend",
     "concurrency_notes",
+    "constraint_notes",
     "mib",
 ]
 
@@ -149,6 +161,33 @@ class Term:
 
 
 @dataclass(frozen=True)
+class Constraint:
+    """A memory limit beside the host's RAM over part of the stack: a cgroup's limit.
+
+    `httpd`: httpd's children and shared memory are inside it; `terms`: the names of the
+    daemons and pools inside it; `others`: what the unsized processes inside it hold (another
+    service in the same unit), its reserve.
+    """
+
+    name: str
+    limit: int
+    httpd: bool = True
+    terms: tuple[str, ...] = ()
+    others: int = 0
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The host or one constraint checked: its budget for children, and how many fit there
+    (None when httpd's children are not inside it)."""
+
+    name: str
+    limit: int
+    budget: int
+    processes: int | None
+
+
+@dataclass(frozen=True)
 class Sizing:
     """The numbers the model needs, all sizes in bytes."""
 
@@ -168,6 +207,8 @@ class Sizing:
     terms: tuple[Term, ...] = ()
     #: A non-zero MaxConnectionsPerChild is recommended (an interpreter runs in the children).
     recycle: bool = False
+    #: Memory limits beside the host's RAM (cgroups), each over part of the stack.
+    constraints: tuple[Constraint, ...] = ()
 
     @property
     def threaded(self) -> bool:
@@ -198,6 +239,9 @@ class Sizing:
         for t in self.terms:
             if t.count < 0 or t.each < 0 or t.base < 0 or t.threads < 1:
                 raise CapacityError(f"{t.name}: counts and sizes cannot be negative")
+        for c in self.constraints:
+            if c.limit <= 0 or c.others < 0:
+                raise CapacityError(f"{c.name}: a limit must be positive, what it holds >= 0")
 
 
 def _grown(s: Sizing, size: int) -> int:
@@ -250,21 +294,60 @@ def budget(s: Sizing) -> int:
     return s.ram - s.reserve - s.shared - fixed_cost(s)
 
 
-def max_processes(s: Sizing) -> int:
-    """How many child processes fit; at least 1, or CapacityError when not even one fits."""
-    s.validate()
+def within(s: Sizing, c: Constraint) -> Sizing:
+    """The stack as constraint `c` sees it: its limit for RAM, the unsized processes inside it
+    for the reserve, and only the shared memory, daemons and pools inside it."""
+    return replace(
+        s,
+        ram=c.limit,
+        reserve=c.others,
+        shared=s.shared if c.httpd else 0,
+        terms=tuple(t for t in s.terms if t.name in c.terms),
+        constraints=(),
+    )
+
+
+def _fit(s: Sizing) -> int:
+    """Children that fit in `s`'s own budget (no constraint), capped at httpd's limit."""
+    return max(0, min(budget(s) // per_process_cost(s), MAX_SERVER_LIMIT[s.mpm]))
+
+
+def bounds(s: Sizing) -> list[Bound]:
+    """The host, then each constraint: its budget and how many children fit in it."""
+    out = [Bound("host", s.ram, budget(s), _fit(s))]
+    for c in s.constraints:
+        inner = within(s, c)
+        out.append(Bound(c.name, c.limit, budget(inner), _fit(inner) if c.httpd else None))
+    return out
+
+
+def _no_child_fits(s: Sizing, where: str) -> CapacityError:
     left = budget(s)
-    cost = per_process_cost(s)
-    if left < cost:
-        fixed = fixed_cost(s)
-        others = f", {mib(fixed)} daemons and pools" if fixed else ""
-        raise CapacityError(
-            f"a child of {mib(cost)} (with {s.margin:.0%} margin and kernel overhead) does not "
-            f"fit in the {mib(max(left, 0))} left of {mib(s.ram)} RAM after "
-            f"{mib(s.reserve)} reserve and {mib(s.shared)} shared{others}; "
-            "no number of workers is safe"
-        )
-    return min(left // cost, MAX_SERVER_LIMIT[s.mpm])
+    fixed = fixed_cost(s)
+    others = f", {mib(fixed)} daemons and pools" if fixed else ""
+    return CapacityError(
+        f"a child of {mib(per_process_cost(s))} (with {s.margin:.0%} margin and kernel "
+        f"overhead) does not fit in the {mib(max(left, 0))} left of {mib(s.ram)} {where} after "
+        f"{mib(s.reserve)} reserve and {mib(s.shared)} shared{others}; "
+        "no number of workers is safe"
+    )
+
+
+def max_processes(s: Sizing) -> int:
+    """How many child processes fit in the host and in every constraint over httpd; at least
+    1, or CapacityError (naming the limit) when not even one fits."""
+    s.validate()
+    if budget(s) < per_process_cost(s):
+        raise _no_child_fits(s, "RAM")
+    fits = _fit(s)
+    for c in s.constraints:
+        if not c.httpd:
+            continue
+        inner = within(s, c)
+        if budget(inner) < per_process_cost(inner):
+            raise _no_child_fits(inner, f"({c.name}; its reserve: other processes inside it)")
+        fits = min(fits, _fit(inner))
+    return fits
 
 
 @dataclass(frozen=True)
@@ -312,6 +395,14 @@ def worst_case(s: Sizing, processes: int) -> Worst:
     return Worst(processes, total, s.ram, tuple(parts))
 
 
+def tightest_worst(s: Sizing, processes: int) -> tuple[str, Worst]:
+    """The worst case at `processes` children against the limit it fills most: the host's
+    RAM or a cgroup limit over httpd (each with only what counts against it)."""
+    cases = [("host RAM", worst_case(s, processes))]
+    cases += [(c.name, worst_case(within(s, c), processes)) for c in s.constraints if c.httpd]
+    return max(cases, key=lambda case: case[1].total / max(case[1].ram, 1))
+
+
 def predicted(s: Sizing, processes: int) -> int:
     """What the stack holds with `processes` busy children as measured: no margin, no reserve.
 
@@ -334,6 +425,10 @@ class Recommendation:
     #: Per pool (by name), its settings: pm.max_children as configured or lowered to fit.
     pools: dict[str, dict[str, int]] = field(default_factory=dict)
     steps: tuple[str, ...] = ()
+    #: The limit that sets the number: ("host", RAM) or a constraint's (name, limit).
+    binding: tuple[str, int] = ("host", 0)
+    #: The host and every constraint, checked (see `bounds`).
+    bounds: tuple[Bound, ...] = ()
 
     def worst(self, processes: int | None = None) -> Worst:
         return worst_case(self.sizing, self.processes if processes is None else processes)
@@ -439,11 +534,25 @@ def recommend(s: Sizing) -> Recommendation:
         )
     exact = left / cost
     name = "ServerLimit" if s.threaded else workers_key
-    capped = left // cost > processes
+    limit = MAX_SERVER_LIMIT[s.mpm]
+    capped = left // cost > limit
     steps.append(
         f"{name} = floor({mib(left)} / {mib(cost)}) = floor({exact:.2f}) = {left // cost}"
-        + (f", capped at httpd's compile-time limit {processes}" if capped else "")
+        + (f", capped at httpd's compile-time limit {limit}" if capped else "")
     )
+    checked = tuple(bounds(s))
+    binding = checked[0]
+    for c, b in zip(s.constraints, checked[1:], strict=True):
+        steps.append(_constraint_step(s, c, b, name))
+        if b.processes is not None and b.processes < binding.processes:
+            binding = b
+    if s.constraints:
+        counts = ", ".join(f"{b.name} {b.processes}" for b in checked if b.processes is not None)
+        steps.append(
+            f"binding: {binding.name} ({mib(binding.limit)}): {name} = min({counts}) = {processes}"
+        )
+    if squeezed:
+        binding = checked[0]
 
     settings: dict[str, int] = {}
     units = _spare_units(processes)
@@ -476,10 +585,14 @@ def recommend(s: Sizing) -> Recommendation:
         if s.recycle:
             settings[recycle_directive(s.version)] = RECYCLE_PREFORK
     steps.append(f"worst case at {processes}: {worst_case(s, processes).text} of {mib(s.ram)}")
+    for c in s.constraints:
+        if c.name == binding.name:
+            inner = worst_case(within(s, c), processes)
+            steps.append(f"worst case in {c.name} at {processes}: {inner.text} of {mib(c.limit)}")
     pools = {t.name: {"pm.max_children": t.count} for t in s.terms if t.kind == "pool"}
     return Recommendation(
         sizing=s,
-        budget=left,
+        budget=binding.budget,
         child_charge=charge,
         per_process_cost=cost,
         processes=processes,
@@ -487,7 +600,48 @@ def recommend(s: Sizing) -> Recommendation:
         settings=settings,
         pools=pools,
         steps=tuple(steps),
+        binding=(binding.name, binding.limit),
+        bounds=checked,
     )
+
+
+def _constraint_step(s: Sizing, c: Constraint, b: Bound, name: str) -> str:
+    """One constraint's budget written out: its limit less only what is inside it."""
+    inner = within(s, c)
+    names = ["limit", "others inside"] + (["shared"] if c.httpd else [])
+    values = [c.limit, c.others] + ([s.shared] if c.httpd else [])
+    for t in inner.terms:
+        names.append(t.name)
+        values.append(term_cost(s, t))
+    line = (
+        f"{c.name}: budget = {' - '.join(names)} = {' - '.join(mib(v) for v in values)} "
+        f"= {mib(b.budget)}"
+    )
+    if b.processes is None:
+        return line + (": fits" if b.budget >= 0 else ": does not fit")
+    cost = per_process_cost(s)
+    return line + f"; {name} = floor({mib(b.budget)} / {mib(cost)}) = {b.processes}"
+
+
+def constraint_notes(s: Sizing) -> list[str]:
+    """Constraints without httpd inside (a PHP-FPM unit's MemoryMax) that their daemons and
+    pools overflow at their configured size, one sentence each with the size that fits."""
+    notes = []
+    for c in s.constraints:
+        inner = within(s, c)
+        if c.httpd or budget(inner) >= 0:
+            continue
+        need = fixed_cost(inner)
+        fit = []
+        for t in inner.terms:
+            room = c.limit - c.others - (need - term_cost(s, t)) - t.base
+            fit.append(f"{t.name} fits {max(0, room // term_process_cost(s, t))} processes")
+        notes.append(
+            f"{', '.join(t.name for t in inner.terms)} need {mib(need)} at their configured "
+            f"size, above {c.name} {mib(c.limit)} less {mib(c.others)} of other processes "
+            f"in it: {'; '.join(fit)}"
+        )
+    return notes
 
 
 def concurrency_notes(s: Sizing, workers: int, what: str) -> list[str]:

@@ -34,6 +34,7 @@ from httpdlint.cli_options import (
     Reserve,
     ServerRoot,
     Shared,
+    Swap,
     ThreadOverhead,
     ThreadSize,
     ThreadsPerChild,
@@ -190,6 +191,7 @@ def _thresholds(warning: str | None, critical: str | None):
 def suggest_command(
     path: PathArg = None,
     ram: Ram = None,
+    swap: Swap = None,
     child_size: ChildSize = None,
     shared: Shared = None,
     reserve: Reserve = None,
@@ -247,6 +249,7 @@ def suggest_command(
             pid=pid,
             mpm=mpm,
             apache_version=apache_version,
+            swap=swap,
         )
         length, every = _window(duration, interval)
         if pid is not None:

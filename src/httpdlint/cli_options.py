@@ -113,6 +113,13 @@ Ram = Annotated[
         "--ram", help="RAM of the machine being sized (1G, 512M); default: this machine's."
     ),
 ]
+Swap = Annotated[
+    str | None,
+    typer.Option(
+        "--swap",
+        help="Count swap as memory: `all` (this machine's SwapTotal) or a size (default: none).",
+    ),
+]
 ChildSize = Annotated[
     str | None,
     typer.Option("--child-size", help="Private memory of one busy child: 25M (else measured)."),
@@ -201,6 +208,7 @@ def sizing_options(
     pid: int | None = None,
     mpm: str | None = None,
     apache_version: str | None = None,
+    swap: str | None = None,
 ):
     """The sizing options as given, parsed; ConfigError (one line, exit 2) for a bad one."""
     from httpdlint.inputs import SizingOptions
@@ -235,4 +243,5 @@ def sizing_options(
         pool_children=pool_children,
         pool_worker_size=_size("--pool-worker-size", pool_worker_size),
         pid=pid,
+        swap="all" if swap is not None and swap.strip().lower() == "all" else _size("--swap", swap),
     )

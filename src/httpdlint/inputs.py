@@ -3,8 +3,10 @@
 Both the lint rule CAP009 (`httpdlint check`) and `httpdlint suggest` size from `gather`, so
 they can never disagree about the inputs. Two modes (JSON `"sizing"`):
 
-* this-machine (no --ram): the machine that runs here is sized, with its own RAM and memory
-  limit, and every other process's memory as the reserve;
+* this-machine (no --ram): the machine that runs here is sized, with its own RAM (MemTotal less
+  what no sized process can use, limits.py; swap only with --swap) and every other process's
+  memory as the reserve; and each cgroup memory limit over httpd or a pool is a constraint of
+  its own, against the processes inside it only;
 * given-ram (--ram): the RAM of the machine being sized, which may be another one. This
   machine's other processes do not enter the budget (the reserve is --reserve, else a
   documented default); the workers' sizes still come from the running httpd when one runs
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from httpdlint import capacity
-from httpdlint.capacity import Sizing, Term, mib
+from httpdlint.capacity import Constraint, Sizing, Term, mib
 from httpdlint.errors import ConfigError
 from httpdlint.measure import HttpdTree, Measurement, Notice, read_pid_file, served, unknowable
 from httpdlint.mpm import MPMS, VERSIONS, evaluate_mpm, workers_directive
@@ -83,6 +85,8 @@ class SizingOptions:
     pool_children: int | None = None
     pool_worker_size: int | None = None
     pid: int | None = None
+    #: Swap the sizing may fill: bytes, or "all" (this machine's SwapTotal); None: none.
+    swap: int | str | None = None
     #: Look at the live system for what is not given (tests switch it off).
     live: bool = True
 
@@ -110,6 +114,8 @@ class Gathered:
     pool_files: dict[str, tuple[str, Any]] = field(default_factory=dict)
     #: Co-hosted services in the reserve, each at the larger of its ceiling and its peak.
     services: list[ServiceReserve] = field(default_factory=list)
+    #: Per pool term, the PIDs of its running processes (which cgroups bind it).
+    pool_members: dict[str, set[int]] = field(default_factory=dict)
 
     def source(self) -> str:
         """measured | given: where the child size, which decides the sizing, came from."""
@@ -363,6 +369,7 @@ def gather(
     _kernel(out, opts, tree)
     terms = _daemon_terms(out, opts, tree, model) + pool_list
     inputs["terms"] = Input(tuple(terms), "measured" if terms else "default")
+    constraints = _constraints(out, measured, tree, terms) if mode == "this-machine" else ()
 
     if out.missing is not None:
         return out
@@ -380,24 +387,48 @@ def gather(
         thread_user=inputs["thread_user"].value if threaded else 0,
         terms=tuple(terms),
         recycle=bool(loaded),
+        constraints=constraints,
     )
     return out
+
+
+def _constraints(out: Gathered, measured, tree, terms: list[Term]) -> tuple[Constraint, ...]:
+    """A constraint per cgroup limit over httpd's tree or a pool: what is sized inside it
+    (httpd, the pools whose processes are in it) and, as its reserve, the PSS of the other
+    processes in it. The machine's others are the host's reserve, never a cgroup's."""
+    if measured is None or not measured.limits:
+        return ()
+    httpd = {p.pid for p in tree.processes()} if tree is not None else set()
+    out_list = []
+    for lim in measured.limits:
+        inside = set(lim.pids)
+        has_httpd = bool(httpd & inside)
+        names = [
+            t.name
+            for t in terms
+            if (t.kind == "daemon" and has_httpd) or out.pool_members.get(t.name, set()) & inside
+        ]
+        if not has_httpd and not names:
+            continue
+        sized = httpd.union(*(out.pool_members.get(n, set()) for n in names))
+        others = sum(pss for pid, pss in lim.members if pid not in sized)
+        constraint = Constraint(lim.name, lim.bytes, has_httpd, tuple(names), others)
+        what = ", ".join((["httpd"] if has_httpd else []) + names)
+        out.inputs[f"limit {lim.name}"] = Input(
+            lim.bytes,
+            "measured",
+            f"binds {what}; {len(inside) - len(sized & inside)} other process(es) inside hold "
+            f"{mib(others)}",
+        )
+        out_list.append(constraint)
+    return tuple(out_list)
 
 
 def _ram_and_reserve(
     out: Gathered, opts: SizingOptions, measured, mode: str, counted: set[int]
 ) -> None:
     inputs = out.inputs
-    if opts.ram is not None:
-        inputs["ram"] = Input(opts.ram, "given")
-    elif measured is not None:
-        note = f"physical {mib(measured.physical_bytes)}"
-        if measured.cgroup_limit_bytes:
-            note += f", cgroup limit {mib(measured.cgroup_limit_bytes)}"
-        inputs["ram"] = Input(measured.ram_bytes, "measured", note)
-    else:
-        out.missing = "give --ram: nothing measured"
-        inputs["ram"] = Input(0, "assumed")
+    _ram(out, opts, measured)
     if opts.reserve is not None:
         inputs["reserve"] = Input(opts.reserve, "given")
     elif mode == "given-ram" or measured is None:
@@ -431,6 +462,46 @@ def _ram_and_reserve(
             + (f", co-hosted services at their ceiling: {services}" if known else "")
             + (f", largest: {top}" if top else ""),
         )
+
+
+def _ram(out: Gathered, opts: SizingOptions, measured) -> None:
+    """The host's RAM for the sizing: given, or MemTotal less each deduction (one input line
+    each, with its source), plus swap only with --swap. Cgroup limits are constraints of
+    their own (`_constraints`), not a smaller RAM."""
+    inputs = out.inputs
+    swap = opts.swap
+    if opts.ram is not None:
+        if swap == "all":
+            raise ConfigError("--swap all counts this machine's swap: with --ram give a size")
+        inputs["ram"] = Input(
+            opts.ram + (swap or 0), "given", f"with {mib(swap)} swap" if swap else ""
+        )
+        return
+    if measured is None:
+        out.missing = "give --ram: nothing measured"
+        inputs["ram"] = Input(0, "assumed")
+        return
+    host = measured.host
+    if host is None:  # a measurement made without reading the host (tests, old records)
+        note = f"physical {mib(measured.physical_bytes)}"
+        if measured.cgroup_limit_bytes:
+            note += f", cgroup limit {mib(measured.cgroup_limit_bytes)}"
+        inputs["ram"] = Input(measured.ram_bytes, "measured", note)
+        return
+    counted = 0
+    if swap is not None:
+        counted = host.swap_total if swap == "all" else int(swap)
+        if counted > host.swap_total:
+            raise ConfigError(
+                f"--swap {mib(counted)}: this machine has {mib(host.swap_total)} of swap "
+                "(SwapTotal)"
+            )
+        inputs["swap"] = Input(counted, "given", f"--swap; SwapTotal {mib(host.swap_total)}")
+    for d in host.deductions:
+        inputs[f"less {d.name}"] = Input(d.bytes, "measured", d.source)
+    less = " - ".join(f"{mib(d.bytes)} {d.name}" for d in host.deductions)
+    note = f"MemTotal {mib(host.total)} - {less}" + (f" + {mib(counted)} swap" if counted else "")
+    inputs["ram"] = Input(host.usable(counted), "measured", note)
 
 
 def _child(out: Gathered, opts, tree, threaded: bool, tpc: int, loaded: list[str], model):
@@ -613,6 +684,7 @@ def _pool_terms(out: Gathered, opts: SizingOptions, model, measured) -> tuple[li
     found = pools.pool_terms(model, measured if opts.live else None, opts.pool_worker_size)
     out.warnings.extend(found.warnings)
     out.pool_files.update(found.files)
+    out.pool_members.update(found.members)
     for term, note, ceiling in found.items:
         out.inputs[f"pool {term.name}"] = Input(term.each, found.source(term), note)
         if ceiling:

@@ -1,9 +1,10 @@
-"""Live httpd process trees with roles, their memory while serving, and the machine's RAM.
+"""Live httpd process trees with roles, their memory while serving, the machine's RAM and limits.
 
 procfs.py reads each process; this module finds the httpd trees and gives every process of a
 tree its role, looks once (`measure`) or over a window (`sample`, keeping each process at its
-peak), and says what the numbers can and cannot tell (warnings). No arithmetic about capacity
-happens here: inputs.py hands these numbers to capacity.py.
+peak), reads the host's memory and the cgroup limits over the sized processes (limits.py), and
+says what the numbers can and cannot tell (warnings). No arithmetic about capacity happens here:
+inputs.py hands these numbers to capacity.py.
 
 Roles in a tree (DESIGN.md, "Capacity model"):
 
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field, replace
 
 from httpdlint.bounds import NotRegular, TooLarge, read_regular
 from httpdlint.errors import ConfigError
+from httpdlint.limits import CgroupLimit, HostMemory, cgroup_limits, host_memory
 from httpdlint.procfs import (
     PROC,
     ProcessInfo,
@@ -39,7 +41,6 @@ from httpdlint.procfs import (
     is_one_shot,
     mapped_libraries,
     process_name,
-    ram,
     read_process,
     read_processes,
 )
@@ -220,6 +221,10 @@ class Measurement:
     pools: list[dict] = field(default_factory=list)
     #: Co-hosted services among the others (services.py), each with its ceiling.
     services: list[ServiceReserve] = field(default_factory=list)
+    #: Every cgroup memory limit over httpd and the PHP-FPM processes, tightest first.
+    limits: list[CgroupLimit] = field(default_factory=list)
+    #: MemTotal and what no sized process can use (limits.py); None: not read.
+    host: HostMemory | None = None
 
     @property
     def tree(self) -> HttpdTree | None:
@@ -240,6 +245,8 @@ class Measurement:
             "ram_bytes": self.ram_bytes,
             "physical_bytes": self.physical_bytes,
             "cgroup_limit_bytes": self.cgroup_limit_bytes,
+            "host": self.host.to_json() if self.host is not None else None,
+            "limits": [lim.to_json() for lim in self.limits],
             "processes": [p.to_json() for p in self.processes()],
             "httpd": [t.to_json() for t in self.trees],
             "others_pss_bytes": self.others_pss_bytes,
@@ -515,17 +522,30 @@ def measure(
     # Kernel threads have no memory of their own; they are not "other processes".
     others = [p for p in others if p.rss > 0 and p.pid not in counted]
     others.sort(key=lambda p: p.pss, reverse=True)
-    usable, physical, limit = ram(trees[0].parent.pid if trees else "self")
+    sized = [p for tree in trees for p in tree.processes()] + backends
+    pss = {p.pid: p.pss for p in processes}
+    pss.update((p.pid, p.pss) for p in sized)
+    limits = cgroup_limits([p.pid for p in sized] or ["self"], pss, proc=proc)
+    # What processes map of meminfo's Shmem is in their PSS already (the detailed readings
+    # of the sized processes replace their first ones).
+    shm = {p.pid: p.shm for p in processes}
+    shm.update((p.pid, p.shm) for p in sized)
+    host = host_memory(
+        proc, mapped_shmem=sum(shm.values()), sized_page_tables=sum(p.pte for p in sized)
+    )
+    tightest = limits[0].bytes if limits else None
     result = Measurement(
-        ram_bytes=usable,
-        physical_bytes=physical,
-        cgroup_limit_bytes=limit,
+        ram_bytes=min(host.total, tightest) if tightest else host.total,
+        physical_bytes=host.total,
+        cgroup_limit_bytes=tightest,
         trees=trees,
         others=others[:top],
         others_pss_bytes=sum(p.pss for p in others),
         warnings=warnings,
         backends=backends,
-        services=find_services(others, physical=physical, proc=proc),
+        services=find_services(others, physical=host.total, proc=proc),
+        limits=limits,
+        host=host,
     )
     _add_process_warnings(result, min_cpu)
     return result

@@ -86,6 +86,18 @@ def render_table(m: Measurement) -> str:
     out.append(
         f"RAM: {format_size(m.ram_bytes)} (physical {format_size(m.physical_bytes)}, {limit})"
     )
+    if m.host is not None:
+        out.append(f"  usable for sizing: {format_size(m.host.usable())}, MemTotal less:")
+        out.extend(f"    {d.name} {format_size(d.bytes)} ({d.source})" for d in m.host.deductions)
+        out.append(f"    (swap {format_size(m.host.swap_total)}: counted only with --swap)")
+    if m.limits:
+        out.append("Memory limits over httpd and its pools, tightest first:")
+        out.extend(
+            f"  {lim.name} {format_size(lim.bytes)}: {len(lim.pids)} processes inside hold "
+            f"PSS {format_size(lim.held)}"
+            + (f", charged {format_size(lim.usage)}" if lim.usage is not None else "")
+            for lim in m.limits
+        )
     if any(not p.exact for p in m.processes()):
         out.append("* RSS in place of private/PSS: no permission to read that process's maps")
     unreadable = m.unreadable
@@ -360,5 +372,5 @@ def _worst(m: Measurement, model, tree, current):
     g = gather(model, SizingOptions(pid=tree.parent.pid), m)
     if g.sizing is None:
         return f"worst case unknown: {g.missing}"
-    worst = capacity.worst_case(g.sizing, current.processes_needed())
-    return worst.total, g.sizing.ram, g.inputs["ram"].origin()
+    name, worst = capacity.tightest_worst(g.sizing, current.processes_needed())
+    return worst.total, worst.ram, name

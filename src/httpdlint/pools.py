@@ -28,6 +28,8 @@ class PoolsFound:
     warnings: list[Notice] = field(default_factory=list)
     #: PHP-FPM processes counted in a term: not to be counted again in the reserve.
     pids: set[int] = field(default_factory=set)
+    #: Per term name, the PIDs of its running processes: the cgroups they are in bind it.
+    members: dict[str, set[int]] = field(default_factory=dict)
     measured: set[str] = field(default_factory=set)
     #: Per term name, the php-fpm.conf that defines the pool and the pool (its
     #: pm.max_children file and line): where `suggest --apply` writes.
@@ -86,9 +88,11 @@ def pool_terms(model, measured: Measurement | None, worker_size: int | None = No
             if with_master:
                 masters_counted.add(master.pid)
                 base += master.anon + master.shm
-            found.pids.update(w.pid for w in workers)
+            members = found.members.setdefault(name, set())
+            members.update(w.pid for w in workers)
             if master is not None:
-                found.pids.add(master.pid)
+                members.add(master.pid)
+            found.pids.update(members)
             found.measured.add(name)
             busy = sum(1 for w in workers if w.busy)
             note = (

@@ -1,11 +1,11 @@
-"""One process's memory as the kernel accounts it, and the machine's RAM and memory limits.
+"""One process's memory as the kernel accounts it (the machine's RAM and limits: limits.py).
 
 Reads /proc directly: /proc/PID/stat and /proc/PID/smaps_rollup for every process (two small
 reads), and for the processes a sizing depends on (httpd's tree, its daemons, PHP-FPM pools)
-also /proc/PID/smaps, /proc/PID/status and each thread's wait channel; RAM is MemTotal of
-/proc/meminfo. psutil is the fallback where a kernel lacks smaps_rollup (Linux before 4.14),
-imported only then: the single-file build uses the distribution's python3-psutil, and without it
-such a process counts by its RSS, marked as inexact. No arithmetic about capacity happens here.
+also /proc/PID/smaps, /proc/PID/status and each thread's wait channel. psutil is the fallback
+where a kernel lacks smaps_rollup (Linux before 4.14), imported only then: the single-file build
+uses the distribution's python3-psutil, and without it such a process counts by its RSS, marked
+as inexact. No arithmetic about capacity happens here.
 
 What "private" means: a process's pages that no other process maps, in its private mappings
 (dirty pages and anonymous clean ones, plus what of them is swapped out). That is what one
@@ -36,9 +36,6 @@ __all__ = [
     "cmdline",
     "parents_and_names",
     "mapped_libraries",
-    "physical_memory",
-    "cgroup_limit",
-    "ram",
 ]
 
 #: Process names (comm, at most 15 characters) that are an httpd, most common first.
@@ -53,9 +50,6 @@ _HTTPD_NAMES = (
 )
 HTTPD_NAMES = frozenset(_HTTPD_NAMES)
 
-# A cgroup limit at or above this is "no limit" (v1 writes 2^63 rounded down to a page).
-_NO_LIMIT = 2**62
-
 PROC = "/proc"
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -68,6 +62,9 @@ _ROLLUP_KEYS = {
     b"Private_Dirty": "private_dirty",
     b"Private_Hugetlb": "private_hugetlb",
     b"Swap": "swap",
+    # Shared memory (tmpfs, SysV, shared anonymous) by PSS, Linux 5.8 and later: limits.py
+    # takes what processes map out of meminfo's Shmem.
+    b"Pss_Shmem": "pss_shmem",
 }
 
 # Where an idle worker waits, by the kernel function in /proc/PID/task/TID/wchan: accept()
@@ -148,8 +145,8 @@ def _real_name(pid: int, comm: str, proc: str) -> str:
 class ProcessInfo:
     """One process, sizes in bytes. `exact` is False when USS/PSS are RSS stand-ins.
 
-    `private`, `anon`, `shm`, `pte` and `busy` are read only in detail (see read_process);
-    elsewhere `private` is the USS and the others 0 or None.
+    `private`, `anon`, `pte` and `busy` are read only in detail (see read_process);
+    elsewhere `private` is the USS and the others 0 or None, and `shm` smaps_rollup's Pss_Shmem.
     """
 
     pid: int
@@ -409,7 +406,7 @@ def read_process(
             rollup = _read_rollup(pid, proc)
             if rollup is not None:
                 uss = rollup["private_clean"] + rollup["private_dirty"] + rollup["private_hugetlb"]
-                values = {**rollup, "uss": uss, "private": uss, "shm": 0}
+                values = {**rollup, "uss": uss, "private": uss, "shm": rollup["pss_shmem"]}
     except ProcessLookupError:
         return None
     except PermissionError:
@@ -527,76 +524,3 @@ def mapped_libraries(pid: int, proc: str = PROC) -> list[str]:
     except OSError:
         return []
     return sorted(names)
-
-
-# --------------------------------------------------------------------------- RAM and cgroups
-
-
-def physical_memory(proc: str = PROC) -> int:
-    """Total physical memory in bytes: MemTotal of /proc/meminfo, as psutil reads it."""
-    with open(f"{proc}/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) * 1024
-    raise OSError(f"{proc}/meminfo has no MemTotal line")
-
-
-def _read_limit(path: str) -> int | None:
-    try:
-        with open(path) as f:
-            text = f.read().strip()
-    except OSError:
-        return None
-    if not text or text == "max":
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        return None
-    return value if 0 < value < _NO_LIMIT else None
-
-
-def cgroup_limit(
-    pid: int | str = "self", *, root: str = "/sys/fs/cgroup", proc: str = PROC
-) -> int | None:
-    """The tightest memory limit of the cgroup `pid` runs in and its ancestors, or None.
-
-    Reads cgroup v2 (memory.max, also on a hybrid /sys/fs/cgroup/unified mount) and v1
-    (memory/memory.limit_in_bytes). "max", an absent file or a huge value mean no limit.
-    The root files are read too: inside a container the cgroup path may read "/" while the
-    container's own cgroup is mounted at the root.
-    """
-    candidates: list[str] = [
-        f"{root}/memory.max",
-        f"{root}/unified/memory.max",
-        f"{root}/memory/memory.limit_in_bytes",
-    ]
-    try:
-        with open(f"{proc}/{pid}/cgroup") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        lines = []
-    for line in lines:
-        hierarchy, _, rest = line.partition(":")
-        controllers, _, path = rest.partition(":")
-        path = path.strip("/")
-        if hierarchy == "0" and controllers == "":
-            bases, filename = [root, f"{root}/unified"], "memory.max"
-        elif "memory" in controllers.split(","):
-            bases, filename = [f"{root}/memory"], "memory.limit_in_bytes"
-        else:
-            continue
-        parts = path.split("/") if path else []
-        for base in bases:
-            # Every ancestor's limit binds too, so walk up to the hierarchy's root.
-            for depth in range(len(parts), 0, -1):
-                candidates.append("/".join([base, *parts[:depth], filename]))
-    limits = [limit for limit in map(_read_limit, candidates) if limit is not None]
-    return min(limits) if limits else None
-
-
-def ram(pid: int | str = "self") -> tuple[int, int, int | None]:
-    """(usable RAM, physical RAM, cgroup limit or None): usable is the smaller of the two."""
-    physical = physical_memory()
-    limit = cgroup_limit(pid)
-    return (min(physical, limit) if limit else physical), physical, limit

@@ -56,8 +56,12 @@ class Suggestion:
         """(what, value, where it came from) for each input of the sizing."""
         s = self.sizing
         i = self.inputs
-        rows = [
-            ("RAM", mib(s.ram), i["ram"].origin()),
+        rows = [("RAM", mib(s.ram), i["ram"].origin())]
+        # The host's deductions, counted swap and each cgroup limit, with their sources.
+        for name, inp in i.items():
+            if name.startswith(("less ", "limit ")) or name == "swap":
+                rows.append((name, mib(inp.value), inp.origin()))
+        rows += [
             ("reserve", mib(s.reserve), i["reserve"].origin()),
             ("shared", mib(s.shared), i["shared"].origin()),
             ("child", mib(s.child), i["child"].origin()),
@@ -105,18 +109,21 @@ class Suggestion:
         lines: list[str] = []
         current, n = self.current, self.current_processes
         if current and n is not None and key in current:
-            worst = capacity.worst_case(s, n)
+            # Against the limit it fills most: a unit's MemoryMax can overflow on a large host.
+            limit, worst = capacity.tightest_worst(s, n)
+            what = "RAM" if limit == "host RAM" else f"the limit {limit}"
             how = "by default" if self.gathered.current_source == "default" else "in the config"
             procs = f" ({n} processes)" if s.threaded else ""
             verdict = (
-                f"{worst.total / s.ram:.1f}x RAM"
-                if worst.total > s.ram
-                else f"{worst.total / s.ram:.0%} of RAM"
+                f"{worst.total / worst.ram:.1f}x {what}"
+                if worst.total > worst.ram
+                else f"{worst.total / worst.ram:.0%} of {what}"
             )
             rec = f"; recommended {r.workers}" if r is not None else ""
             lines.append(
                 f"now {key} {current[key]}{procs} {how}: worst case {worst.text} on "
-                f"{mib(s.ram)} RAM ({verdict}){rec}"
+                f"{mib(worst.ram)} {'RAM' if limit == 'host RAM' else f'({limit})'} "
+                f"({verdict}){rec}"
             )
             lines += capacity.concurrency_notes(s, int(current[key]), "now")
         tree = self.gathered.tree
@@ -157,7 +164,7 @@ class Suggestion:
             "sources": {
                 name: inp.source
                 for name, inp in g.inputs.items()
-                if name not in ("terms", "server")
+                if name not in ("terms", "server") and not name.startswith("limit ")
             },
             "server": (
                 {"pid": g.inputs["server"].value, "found": g.inputs["server"].origin()}
@@ -172,6 +179,10 @@ class Suggestion:
             "request_ceilings": g.request_ceilings,
             "reserve": [service.to_json() for service in g.services],
             "budget_bytes": r.budget if r else None,
+            "binding": (
+                {"name": r.binding[0], "limit_bytes": r.binding[1]} if r is not None else None
+            ),
+            "constraints": _constraints_json(s, r),
             "per_process_bytes": capacity.per_process_cost(s),
             "processes": r.processes if r else None,
             "worst_case_bytes": r.memory_at(r.processes) if r else None,
@@ -202,6 +213,26 @@ class Suggestion:
                 "pss_total_bytes": tree.pss_total(),
             }
         return data
+
+
+def _constraints_json(s: Sizing, r: Recommendation | None) -> list[dict]:
+    """Each cgroup constraint: what it binds, its own reserve, budget and children that fit."""
+    checked = {b.name: b for b in (r.bounds if r is not None else capacity.bounds(s))}
+    out = []
+    for c in s.constraints:
+        b = checked.get(c.name)
+        out.append(
+            {
+                "name": c.name,
+                "limit_bytes": c.limit,
+                "httpd": c.httpd,
+                "terms": list(c.terms),
+                "others_bytes": c.others,
+                "budget_bytes": b.budget if b else None,
+                "processes": b.processes if b else None,
+            }
+        )
+    return out
 
 
 def _term_json(s: Sizing, t) -> dict:
@@ -256,6 +287,8 @@ def suggest(
             recommendation.sizing, recommendation.workers, "recommended"
         ):
             warnings.append(Notice("concurrency", note))
+        for note in capacity.constraint_notes(recommendation.sizing):
+            warnings.append(Notice("pool-limit", note))
         for name, values in recommendation.pools.items():
             configured = next(t.count for t in s.terms if t.name == name)
             if values["pm.max_children"] < configured:
@@ -295,6 +328,9 @@ def render_text(s: Suggestion) -> str:
         for pool, values in r.pools.items():
             out += ["", f"  {pool}:"]
             out += [f"    {name:<{width}}  {value:>6}" for name, value in values.items()]
+        name, limit = r.binding
+        bound = "the host's RAM" if name == "host" else f"the cgroup limit {name}"
+        out += ["", f"Binding: {bound}, {mib(limit)}"]
     else:
         out = [f"No recommendation for {z.mpm} on Apache {z.version}:", ""]
         out += [f"    {s.gathered.declined}"]

@@ -285,7 +285,7 @@ def mpm_startup_adjustment(model, rule, settings) -> Iterator[Finding]:
 @check("CAP009")
 def memory_overcommit(model, rule, settings) -> Iterator[Finding]:
     """More children allowed than fit: the one worst case `suggest` prints, and its limit."""
-    from ..capacity import CapacityError, mib, recommend, worst_case
+    from ..capacity import CapacityError, mib, recommend, within, worst_case
 
     sizing = settings.sizing
     if sizing is None or model.mpm is None or model.mpm.fatal:
@@ -302,6 +302,12 @@ def memory_overcommit(model, rule, settings) -> Iterator[Finding]:
     node = _setting(model, *(("MaxClients",) if model.version == "2.2" else (name, "MaxClients")))
     how = f"{name} {value}" if node is not None else f"no {name}, so httpd's default {value}"
     worst = worst_case(sizing, needed)
+    limit = f"{mib(sizing.ram)} RAM"
+    if fits is not None and fits.binding[0] != "host":
+        # A cgroup limit binds: the worst case of what is inside it, against it.
+        c = next(c for c in sizing.constraints if c.name == fits.binding[0])
+        worst = worst_case(within(sizing, c), needed)
+        limit = f"{mib(c.limit)} ({c.name})"
     if fits is None:
         verdict = why
     elif model.mpm_name == "prefork":
@@ -310,8 +316,7 @@ def memory_overcommit(model, rule, settings) -> Iterator[Finding]:
         verdict = f"at most {fits.workers} fit ({fits.processes} processes)"
     block = mpm_block(model)
     yield rule.finding(
-        f"{how}: worst case {worst.text} > {mib(sizing.ram)} RAM; {verdict}: "
-        "`httpdlint suggest` sizes it",
+        f"{how}: worst case {worst.text} > {limit}; {verdict}: `httpdlint suggest` sizes it",
         node or block,
         model=model,
     )
