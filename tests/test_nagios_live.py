@@ -11,14 +11,18 @@ leaves none idle, httpd cannot fork another and logs AH00161, which is critical.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
-from stacklab import foreground_apache, free_port
+from stacklab import foreground_apache, free_port, memcg_or_skip, start_apache, stop_pid
+from stackrun import base_config
 from test_nagios import parse
 
 pytestmark = pytest.mark.usefixtures("apache2_bin")
@@ -142,3 +146,43 @@ def test_ok_warning_critical_unknown(apache2_bin, apache2_modules_dir, tmp_path)
 def test_every_failure_is_unknown(args):
     code, state, text, _ = _plugin(*args)
     assert (code, state) == (3, "UNKNOWN") and text
+
+
+def test_worst_case_against_a_cgroup_limit(apache2_bin, tmp_path):
+    """The worst case at MaxRequestWorkers judged against the limit it fills most: a memory
+    cgroup around the server, set so that the worst case fills 93 % of it (WARNING), then
+    130 % (CRITICAL), both above what the idle server holds so the kernel kills nothing."""
+    root = Path(tempfile.mkdtemp(prefix="httpdlint-nagios-"))
+    root.chmod(0o755)  # the children run as www-data
+    port = free_port()
+    conf = root / "httpd.conf"
+    conf.write_text(
+        base_config(root, port, "prefork")
+        + "StartServers 3\nMinSpareServers 3\nMaxSpareServers 4\n"
+        + "ServerLimit 100\nMaxRequestWorkers 100\n"
+    )
+    (root / "index.html").write_text("ok\n")
+    with memcg_or_skip() as cg:
+        pid = start_apache(apache2_bin, conf, cg)
+        try:
+            for _ in range(30):  # served: each child at its working size
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=5) as r:
+                    assert r.read() == b"ok\n"
+            cg.set_limit(1 << 40)  # far above the host: the host binds
+            _, state, text, data = _plugin(str(conf), "--no-logs")
+            assert state == "OK" and "host RAM" in text, text
+            cg.set_limit(512 * 2**20)
+            _, state, text, data = _plugin(str(conf), "--no-logs")
+            worst = float(_perf((0, state, text, data))["worst_case"]["value"])
+            assert cg.cgroup_path() in text, text  # the cgroup is the limit it fills most
+            assert worst < 0.9 * 512 * 2**20, text
+            for ratio, expected in ((0.93, "WARNING"), (1.3, "CRITICAL")):
+                cg.set_limit(int(worst / ratio))
+                code, state, text, data = _plugin(str(conf), "--no-logs")
+                assert state == expected, (ratio, text)
+                # The limit as the kernel keeps it: rounded down to a page.
+                shown = int(_perf((code, state, text, data))["worst_case"]["max"])
+                assert 0 <= int(worst / ratio) - shown < 4096
+        finally:
+            stop_pid(pid)
+            shutil.rmtree(root, ignore_errors=True)
