@@ -197,6 +197,10 @@ class Measurement:
     #: PHP-FPM masters and workers (role pool-master or pool-worker, group the pool), read in
     #: detail: inputs.py counts those that serve httpd as pools, the rest in the reserve.
     backends: list[ProcessInfo] = field(default_factory=list)
+    #: Where the configuration came from (discover.provenance), set by the command.
+    config: dict | None = None
+    #: Per parent PID, what its configuration says: {"config": ..., "mpm_settings": ...}.
+    tree_configs: dict[int, dict] = field(default_factory=dict)
 
     @property
     def tree(self) -> HttpdTree | None:
@@ -218,7 +222,10 @@ class Measurement:
             "physical_bytes": self.physical_bytes,
             "cgroup_limit_bytes": self.cgroup_limit_bytes,
             "processes": [p.to_json() for p in self.processes()],
-            "httpd": [t.to_json() for t in self.trees],
+            "config": self.config,
+            "httpd": [
+                {**t.to_json(), **self.tree_configs.get(t.parent.pid, {})} for t in self.trees
+            ],
             "others_pss_bytes": self.others_pss_bytes,
             "samples": self.samples,
             "timestamp": round(self.timestamp, 3),

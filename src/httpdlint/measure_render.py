@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from httpdlint.discover import describe
 from httpdlint.measure import Measurement, Notice
 from httpdlint.procfs import ProcessInfo
 from httpdlint.sizes import format_size
@@ -31,6 +32,9 @@ _HEADER = (
 def render_table(m: Measurement) -> str:
     """The measurement as a table for people."""
     out: list[str] = []
+    shown = [c.get("config") for c in m.tree_configs.values()]
+    if m.config and m.config not in shown:  # no running server has it: said once, on top
+        out += [describe(m.config), ""]
     for tree in m.trees:
         extra = [x for x in (tree.mpm, *tree.interpreters) if x]
         daemons = tree.daemon_groups()
@@ -41,6 +45,9 @@ def render_table(m: Measurement) -> str:
             + "".join(f", {len(ps)} {name} daemons" for name, ps in daemons.items())
             + (f", {len(tree.loggers)} piped loggers" if tree.loggers else "")
         )
+        config = m.tree_configs.get(tree.parent.pid, {}).get("config")
+        if config:
+            out.append("  " + describe(config))
         out.append(_HEADER)
         out.extend(_row(p) for p in tree.processes())
         child = tree.largest_child
