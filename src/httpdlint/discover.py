@@ -391,7 +391,8 @@ def _load(found: Found, server_root, defines, modules, version, confine=None):
 
     model = load_model(
         found.main,
-        server_root=server_root or found.server_root,
+        server_root=server_root,
+        default_root=found.server_root,
         defines=[*found.options.defines, *defines],
         modules=modules,
         apache_version=version or found.version,

@@ -137,6 +137,9 @@ class LoadOptions:
     #: httpd's -C and -c lines: directives read before and after the main file.
     before: tuple[str, ...] = ()
     after: tuple[str, ...] = ()
+    #: httpd's -d (or its compiled HTTPD_ROOT): the ServerRoot until a ServerRoot directive
+    #: sets another, where `server_root` (--server-root) overrides every directive.
+    default_root: str | None = None
 
 
 @dataclass
@@ -245,6 +248,8 @@ class Loader(MacroReading):
             root = self.opt.confine.check(root)
         if self.opt.server_root is not None:
             self.server_root = os.path.abspath(self.opt.server_root)
+        elif self.opt.default_root is not None:
+            self.server_root = os.path.abspath(self.opt.default_root)
         else:
             self.server_root = default_server_root(root)
         collecting = gc.isenabled()

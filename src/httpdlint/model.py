@@ -254,6 +254,7 @@ def load_model(
     confine=None,
     before: Iterable[str] = (),
     after: Iterable[str] = (),
+    default_root: str | None = None,
 ) -> Model:
     """Read a configuration (a main file or a server root directory) and evaluate it;
     `confine` (a confine.Confinement) keeps every file read inside one directory."""
@@ -285,6 +286,7 @@ def load_model(
             confine=confine,
             before=commands[0],
             after=commands[1],
+            default_root=default_root,
         )
         return Loader(opts).load(root)
 
