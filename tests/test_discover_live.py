@@ -7,7 +7,8 @@ to 37 under <IfDefine SOMEDEF> and to 23 otherwise, so a reading without the -D 
 Its PidFile lies in a directory named by ${DISCOVER_RUN}, a variable only the server's
 environment holds: the PidFile that confirms the server is found only by reading that
 environment from /proc. A second server (no -D) runs beside it, so that `check` lints both
-trees and `measure` reports both.
+trees and `measure` reports both; a third one's PidFile names another process, so its tree is
+not taken for the one it runs.
 
 Other sessions may run their own apache2 at the same time. `check` and `measure` read every
 confirmed server, so the tests look for this tree among those read. `suggest` sizes one
@@ -144,8 +145,12 @@ def servers(apache2_bin: str):
         tempfile.TemporaryDirectory(prefix="httpdlint-discover-") as tmp,
         _server(apache2_bin, Path(tmp, "one"), True, 30) as one,
         _server(apache2_bin, Path(tmp, "two"), False, 2) as two,
+        _server(apache2_bin, Path(tmp, "three"), False, 2) as three,
     ):
-        yield one, two
+        # The third one's PidFile is made to name another process (init): its tree is then
+        # not the one it runs, as when a PidFile is shared or stale, and must not be used.
+        Path(tmp, "three", "run", "httpd.pid").write_text("1\n")
+        yield one, two, three
 
 
 def _ours(config: dict, pid: int, conf: Path) -> None:
@@ -159,7 +164,7 @@ def _ours(config: dict, pid: int, conf: Path) -> None:
 
 
 def test_check_without_path_lints_each_running_tree(servers) -> None:
-    (pid, conf), (pid2, conf2) = servers
+    (pid, conf), (pid2, conf2), (pid3, conf3) = servers
     doc = _json(_httpdlint("check", "--format", "json"), codes=(0, 1))
     configs = doc.get("configs") or [doc["config"]]
     by_root = {c["root"]: c for c in configs}
@@ -167,12 +172,16 @@ def test_check_without_path_lints_each_running_tree(servers) -> None:
     assert by_root[str(conf)]["mpm"]["effective"]["MaxRequestWorkers"] == 37
     assert by_root[str(conf2)]["found"]["pid"] == pid2
     assert by_root[str(conf2)]["mpm"]["effective"]["MaxRequestWorkers"] == 23
+    # Not confirmed by its PidFile: not linted, and said so.
+    assert str(conf3) not in by_root
+    unconfirmed = f"httpd {pid3} runs {conf3}? Its PidFile holds PID 1: not used"
+    assert unconfirmed in by_root[str(conf)]["found"]["notes"]
     text = _httpdlint("check")
     assert f"configuration: {conf} (running httpd {pid}: -f {conf} -D SOMEDEF" in text.stdout
 
 
 def test_measure_without_path_reports_each_server_with_its_settings(servers) -> None:
-    (pid, conf), (pid2, conf2) = servers
+    (pid, conf), (pid2, conf2), (pid3, _) = servers
     doc = _json(_httpdlint("measure", "--format", "json", "--no-logs"))
     trees = {t["parent"]: t for t in doc["httpd"]}
     _ours(trees[pid]["config"], pid, conf)
@@ -180,13 +189,14 @@ def test_measure_without_path_reports_each_server_with_its_settings(servers) -> 
     assert trees[pid]["mpm_settings"]["MaxRequestWorkers"] == 37
     assert trees[pid]["mpm_settings"]["ServerLimit"] == 37
     assert trees[pid2]["mpm_settings"]["MaxRequestWorkers"] == 23
+    assert pid3 not in trees
     assert doc["config"]["found"]["how"] == "running"
     text = _httpdlint("measure", "--no-logs").stdout
     assert f"  configuration: {conf} (running httpd {pid}: -f {conf} -D SOMEDEF" in text
 
 
 def test_measure_with_pid_reads_that_servers_tree(servers) -> None:
-    (pid, conf), _ = servers
+    (pid, conf), _, _ = servers
     doc = _json(_httpdlint("measure", "--format", "json", "--no-logs", "--pid", str(pid)))
     assert [t["parent"] for t in doc["httpd"]] == [pid]
     _ours(doc["config"], pid, conf)
@@ -194,13 +204,14 @@ def test_measure_with_pid_reads_that_servers_tree(servers) -> None:
 
 
 def test_suggest_without_path_sizes_the_busiest_and_names_the_others(servers) -> None:
-    (pid, conf), (pid2, _) = servers
+    (pid, conf), (pid2, _), (pid3, _) = servers
     sizing = ("--ram", "1G", "--child-size", "8M", "--no-logs")
     doc = _json(_httpdlint("suggest", "--format", "json", *sizing))
     found = doc["config"]["found"]
     assert found["how"] == "running"
     others = {o["pid"] for o in found["others"]}
     assert pid2 in others | {found["pid"]}
+    assert pid3 not in others
     if found["pid"] == pid:
         _ours(doc["config"], pid, conf)
         assert doc["current"]["MaxRequestWorkers"] == 37
