@@ -507,7 +507,7 @@ def environ(pid: int, proc: str = PROC) -> dict[str, str] | None:
     surrogateescape, as Python's own os.environ is."""
     try:
         with open(f"{proc}/{pid}/environ", "rb") as f:
-            data = f.read(1 << 20)  # the kernel caps a process's environment well below this
+            data = f.read(1 << 20)  # bounded; a real httpd's environment is a few KiB
     except OSError:
         return None
     out: dict[str, str] = {}
