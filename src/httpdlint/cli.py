@@ -225,7 +225,7 @@ def check(
         )
         for path, root, fragment in _jobs(list(paths or []), changed, server_root, report.root):
             try:
-                (model,) = load_models(
+                models = load_models(
                     [path] if path else [],
                     root,
                     list(define or []) + list(conf.get("defines", [])),
@@ -233,27 +233,31 @@ def check(
                     apache_version or conf.get("apache-version"),
                     pid=pid,
                     confine=fence,
+                    every=True,
                 )
             except ConfigError as exc:  # one unreadable PATH hides none of the others
                 report.errors.append(ToolError(exc.message, exc.file, exc.line))
                 continue
-            if pre_restart:
-                given = list(define or []) + list(conf.get("defines", []))
-                settings.httpd_check = (path, root, given, httpd, pid)
-            if wants_sizing and fence is not None and (ram is None or child_size is None):
-                settings.sizing = None
-                settings.sizing_missing = "--ram and --child-size (--confine measures nothing)"
-            elif wants_sizing:
-                settings.sizing, settings.sizing_missing = _sizing(model, sizing)
-            settings.filesystem = on_this_machine(model) if filesystem is None else filesystem
-            if fence is not None:  # no path outside DIR is looked at: reported as skipped
-                settings.filesystem = settings.filesystem_off = False
-            report.models.append(model)
-            found = engine.run(model, settings)
-            if fragment:
-                found = _fragment(found, model, report)
-            report.findings.extend(found)
-            report.skipped.extend(engine.skipped(model, settings))
+            for model in models:
+                if pre_restart:
+                    given = list(define or []) + list(conf.get("defines", []))
+                    # Each running server is checked with its own command line.
+                    own = pid if pid is not None else model.found.pid
+                    settings.httpd_check = (path, root, given, httpd, own)
+                if wants_sizing and fence is not None and (ram is None or child_size is None):
+                    settings.sizing = None
+                    settings.sizing_missing = "--ram and --child-size (--confine measures nothing)"
+                elif wants_sizing:
+                    settings.sizing, settings.sizing_missing = _sizing(model, sizing)
+                settings.filesystem = on_this_machine(model) if filesystem is None else filesystem
+                if fence is not None:  # no path outside DIR is looked at: reported as skipped
+                    settings.filesystem = settings.filesystem_off = False
+                report.models.append(model)
+                found = engine.run(model, settings)
+                if fragment:
+                    found = _fragment(found, model, report)
+                report.findings.extend(found)
+                report.skipped.extend(engine.skipped(model, settings))
     except ConfigError as exc:
         report.errors.append(ToolError(exc.message, exc.file, exc.line))
     if not report.errors and (baseline or write_baseline):

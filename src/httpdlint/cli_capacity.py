@@ -66,12 +66,12 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _model(path, server_root, defines, modules, version, pid):
-    """The configuration of PATH; without one, that of the running server (`pid`, else the
-    busiest), else this machine's; None where there is none."""
+def _models(path, server_root, defines, modules, version, pid, every=False) -> list:
+    """The configuration of PATH; without one, the running servers' (`pid`, else each
+    confirmed by its PidFile: all with `every`, else the busiest), else this machine's."""
     from httpdlint.discover import load_models
 
-    models = load_models(
+    return load_models(
         [path] if path else [],
         server_root,
         list(defines or ()),
@@ -79,8 +79,40 @@ def _model(path, server_root, defines, modules, version, pid):
         version,
         optional=True,
         pid=pid,
+        every=every,
     )
+
+
+def _model(path, server_root, defines, modules, version, pid):
+    models = _models(path, server_root, defines, modules, version, pid)
     return models[0] if models else None
+
+
+def _discovery_notices(models: list) -> list:
+    """What discovery could not do or chose, once each, as warnings."""
+    from httpdlint.measure import Notice
+
+    notes = dict.fromkeys(n for m in models if m.found is not None for n in m.found.notes)
+    return [Notice("configuration", note) for note in notes]
+
+
+def _tree_configs(models: list, pid: int | None, result) -> None:
+    """Each measured server's configuration: where it came from and its MPM settings."""
+    from httpdlint.discover import provenance
+    from httpdlint.inputs import server_pid
+
+    by_pid = {server_pid(m): m for m in models}
+    if pid is not None and models and result.trees:  # --pid: its tree runs the one read
+        by_pid[result.trees[0].parent.pid] = models[0]
+    for tree in result.trees:
+        model = by_pid.get(tree.parent.pid)
+        if model is not None:
+            effective = getattr(model.mpm, "effective", None)
+            result.tree_configs[tree.parent.pid] = {
+                "config": provenance(model),
+                "mpm_settings": dict(effective) if effective is not None else None,
+            }
+    result.config = provenance(models[0]) if models else None
 
 
 def _window(duration: str | None, interval: str) -> tuple[float, float]:
@@ -138,12 +170,15 @@ def measure_command(
         length, every = _window(duration, interval)
         if pid is not None:
             m.check_pid(pid, force_pid)
-        model = _model(path, server_root, define, module, apache_version, pid)
-        if pid is None and model is not None:
-            pid = server_pid(model)
-            if pid is None and path:
-                raise ConfigError(f"no running httpd has the PidFile of {path}")
+        models = _models(path, server_root, define, module, apache_version, pid, every=True)
         pids = [pid] if pid is not None else None
+        if pid is None and models:
+            pids = [p for p in map(server_pid, models) if p is not None] or None
+            if pids is None and path:
+                raise ConfigError(f"no running httpd has the PidFile of {path}")
+        # Demand (status pages, limit messages) of the first server read: --pid's, PATH's,
+        # else the busiest running one.
+        model = models[0] if models else None
         watch = DemandWatch(model)
         if length:
             bar, tick = _progress(length, every)
@@ -156,11 +191,13 @@ def measure_command(
                 result = m.sample(length, every, pids, top=top, progress=look)
         else:
             result = m.measure(pids, top=top)
-        watch.attach(result, pid, logs=logs)
+        watch.attach(result, pid if pid is not None else server_pid(model), logs=logs)
+        _tree_configs(models, pid, result)
+        result.warnings.extend(_discovery_notices(models))
         if logs:
             result.warnings.extend(history.log_warnings(model, result))
         if thresholds is not None:
-            state, line = render_nagios(result, model, *thresholds)
+            state, line = render_nagios(result, models, *thresholds)
             emit(line + "\n", output)
             raise typer.Exit(state)
         if fmt == "json":
@@ -265,6 +302,11 @@ def suggest_command(
                 )
         else:
             result = sg.suggest(model, opts, logs=logs)
+        if model is not None:
+            from httpdlint.discover import provenance
+
+            result.config = provenance(model)
+            result.warnings.extend(_discovery_notices([model]))
         if apply:
             _apply(model, result, path, server_root, define, yes, backup_dir, httpd)
             return

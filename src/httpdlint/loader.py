@@ -53,6 +53,9 @@ from .syntax import (
 # call, and 128 includes with this many conditions still stay under the recursion limit.
 MAX_CONDITION_DEPTH = 100
 
+# The file name httpd gives the directives of its -C and -c options (config.c).
+COMMAND_LINE_SOURCE = "-c/-C directives"
+
 # Modules compiled into the binary. Debian's 2.4 apache2 (`apache2 -l`); a stock 2.2 Unix
 # build has core, http_core, mod_so and its one MPM, prefork unless told otherwise.
 STATIC_MODULES = {
@@ -131,6 +134,12 @@ class LoadOptions:
     modules_unknown: bool = False
     #: --confine DIR: a confine.Confinement every file read must lie in.
     confine: object | None = None
+    #: httpd's -C and -c lines: directives read before and after the main file.
+    before: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    #: httpd's -d (or its compiled HTTPD_ROOT): the ServerRoot until a ServerRoot directive
+    #: sets another, where `server_root` (--server-root) overrides every directive.
+    default_root: str | None = None
 
 
 @dataclass
@@ -239,13 +248,17 @@ class Loader(MacroReading):
             root = self.opt.confine.check(root)
         if self.opt.server_root is not None:
             self.server_root = os.path.abspath(self.opt.server_root)
+        elif self.opt.default_root is not None:
+            self.server_root = os.path.abspath(self.opt.default_root)
         else:
             self.server_root = default_server_root(root)
         collecting = gc.isenabled()
         gc.disable()  # a tree is all live objects: collector passes over it are pure cost
         try:
             try:
-                tree = self.read_file(root, None, 0)
+                tree = self.command_lines(self.opt.before)
+                tree += self.read_file(root, None, 0)
+                tree += self.command_lines(self.opt.after)
             except ConfigError as exc:
                 raise self.located(exc) from None
             if self.macro_refused is not None:
@@ -299,6 +312,13 @@ class Loader(MacroReading):
             includes=self.includes,
             confine=self.opt.confine,
         )
+
+    def command_lines(self, lines: tuple[str, ...]) -> list[Directive]:
+        """Directives from httpd's command line (-C before the main file, -c after it), read
+        as httpd reads them: as one more configuration source, under its pseudo-file name."""
+        if not lines:
+            return []
+        return self.build(_reader(COMMAND_LINE_SOURCE, "\n".join(lines)), None)
 
     # -- files -------------------------------------------------------------------------
 

@@ -225,6 +225,10 @@ class Measurement:
     limits: list[CgroupLimit] = field(default_factory=list)
     #: MemTotal and what no sized process can use (limits.py); None: not read.
     host: HostMemory | None = None
+    #: Where the configuration came from (discover.provenance), set by the command.
+    config: dict | None = None
+    #: Per parent PID, what its configuration says: {"config": ..., "mpm_settings": ...}.
+    tree_configs: dict[int, dict] = field(default_factory=dict)
 
     @property
     def tree(self) -> HttpdTree | None:
@@ -248,7 +252,10 @@ class Measurement:
             "host": self.host.to_json() if self.host is not None else None,
             "limits": [lim.to_json() for lim in self.limits],
             "processes": [p.to_json() for p in self.processes()],
-            "httpd": [t.to_json() for t in self.trees],
+            "config": self.config,
+            "httpd": [
+                {**t.to_json(), **self.tree_configs.get(t.parent.pid, {})} for t in self.trees
+            ],
             "others_pss_bytes": self.others_pss_bytes,
             "services": [s.to_json() for s in self.services],
             "samples": self.samples,

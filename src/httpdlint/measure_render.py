@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from httpdlint.demand import render_lines
+from httpdlint.discover import describe
 from httpdlint.errors import ConfigError
 from httpdlint.measure import Measurement, Notice
 from httpdlint.procfs import ProcessInfo
@@ -35,6 +36,9 @@ def render_table(m: Measurement) -> str:
     """The measurement as a table for people."""
     out: list[str] = []
     demand, pools = render_lines(m)
+    shown = [c.get("config") for c in m.tree_configs.values()]
+    if m.config and m.config not in shown:  # no running server has it: said once, on top
+        out += [describe(m.config), ""]
     for tree in m.trees:
         extra = [x for x in (tree.mpm, *tree.interpreters) if x]
         daemons = tree.daemon_groups()
@@ -45,6 +49,9 @@ def render_table(m: Measurement) -> str:
             + "".join(f", {len(ps)} {name} daemons" for name, ps in daemons.items())
             + (f", {len(tree.loggers)} piped loggers" if tree.loggers else "")
         )
+        config = m.tree_configs.get(tree.parent.pid, {}).get("config")
+        if config:
+            out.append("  " + describe(config))
         out.append(_HEADER)
         out.extend(_row(p) for p in tree.processes())
         child = tree.largest_child
@@ -271,7 +278,7 @@ def _count_codes(warnings: Iterable[Notice]) -> dict[str, int]:
 # --------------------------------------------------------------------------- nagios
 
 
-def render_nagios(m: Measurement, model, warning, critical) -> tuple[int, str]:
+def render_nagios(m: Measurement, models: list, warning, critical) -> tuple[int, str]:
     """(state, plugin line) for `measure --format nagios`: each server's busy peak of its
     MaxRequestWorkers, its worst case of the memory limit and each PHP-FPM pool's busy peak of
     pm.max_children; critical on a limit message written since the parent (or master) started
@@ -288,7 +295,7 @@ def render_nagios(m: Measurement, model, warning, critical) -> tuple[int, str]:
     for tree in m.trees:
         suffix = f"_{tree.parent.pid}" if several else ""
         who = f"httpd {tree.parent.pid}: " if several else ""
-        mine = model if model is not None and _runs(model, tree) else None
+        mine = next((x for x in models if _runs(x, tree)), None)
         current = _current_mpm(mine, tree)
         key = current.limit_name
         demand = tree.demand or {}

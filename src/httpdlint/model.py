@@ -92,6 +92,8 @@ class Model:
     mpm: object | None = None  # httpdlint.mpm.MpmResult
     mpm_settings: list = field(default_factory=list)
     system: bool = False
+    #: Where the configuration came from: a discover.Found (None: loaded directly).
+    found: object | None = None
     #: What rules compute once per model and share (TLS hosts, access summaries, ...).
     cache: dict = field(default_factory=dict)
 
@@ -250,6 +252,9 @@ def load_model(
     apache_version: str | None = None,
     env: dict[str, str] | None = None,
     confine=None,
+    before: Iterable[str] = (),
+    after: Iterable[str] = (),
+    default_root: str | None = None,
 ) -> Model:
     """Read a configuration (a main file or a server root directory) and evaluate it;
     `confine` (a confine.Confinement) keeps every file read inside one directory."""
@@ -261,8 +266,10 @@ def load_model(
     if confine is not None:
         confine.check(paths[0])
     root = resolve_root(paths[0])
+    commands = (tuple(before), tuple(after))  # -C and -c: read again with every reading
     environment = dict(os.environ if env is None else env)
-    envvars = find_envvars(root)
+    # A running server's own environment (`env`) already holds what apache2ctl sourced.
+    envvars = find_envvars(root) if env is None else None
     if envvars:
         environment.update(read_envvars(envvars))
     if apache_version is not None and apache_version not in ("2.2", "2.4"):
@@ -277,6 +284,9 @@ def load_model(
             env=environment,
             modules_unknown=modules_unknown,
             confine=confine,
+            before=commands[0],
+            after=commands[1],
+            default_root=default_root,
         )
         return Loader(opts).load(root)
 

@@ -512,6 +512,23 @@ def cmdline(pid: int, proc: str = PROC) -> list[bytes] | None:
     return data.rstrip(b"\0").split(b"\0") if data else []
 
 
+def environ(pid: int, proc: str = PROC) -> dict[str, str] | None:
+    """The environment a process started with (its `${VAR}`s); None when it may not be read
+    (another user's process, without root) or is gone. Names and values are decoded with
+    surrogateescape, as Python's own os.environ is."""
+    try:
+        with open(f"{proc}/{pid}/environ", "rb") as f:
+            data = f.read(1 << 20)  # bounded; a real httpd's environment is a few KiB
+    except OSError:
+        return None
+    out: dict[str, str] = {}
+    for entry in data.split(b"\0"):
+        name, sep, value = entry.partition(b"=")
+        if sep and name:
+            out[name.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
+    return out
+
+
 def mapped_libraries(pid: int, proc: str = PROC) -> list[str]:
     """Basenames of the shared objects a process maps, sorted; [] when unreadable."""
     names: set[str] = set()

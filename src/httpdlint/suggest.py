@@ -37,6 +37,8 @@ class Suggestion:
     recommendation: Recommendation | None
     sizing: Sizing
     warnings: list[Notice] = field(default_factory=list)
+    #: Where the configuration came from (discover.provenance), set by the command.
+    config: dict | None = None
 
     @property
     def inputs(self):
@@ -151,6 +153,7 @@ class Suggestion:
         n = self.current_processes
         data: dict[str, Any] = {
             "schema": 1,
+            "config": self.config,
             "mpm": s.mpm,
             "apache_version": s.version,
             "sizing": g.mode,
@@ -334,6 +337,10 @@ def render_text(s: Suggestion) -> str:
     else:
         out = [f"No recommendation for {z.mpm} on Apache {z.version}:", ""]
         out += [f"    {s.gathered.declined}"]
+    if s.config is not None:
+        from httpdlint.discover import describe
+
+        out += ["", describe(s.config)]
     out += ["", "Inputs:"]
     rows = s.input_rows()
     w1 = max(len(row[0]) for row in rows)

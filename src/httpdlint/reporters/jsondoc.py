@@ -25,6 +25,7 @@ def config_json(model) -> dict:
         "apache_version": model.version,
         "modules": sorted(config.modules),
         "mpm": mpm,
+        "found": model.found.to_json() if model.found is not None else {"how": "given"},
     }
 
 

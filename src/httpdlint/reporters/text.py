@@ -49,6 +49,12 @@ def render(report, colour: bool = False, show_source: bool = False) -> str:
         config = f" ({_display(s.config)})" if several and s.config else ""
         lines.append(_line(f"{s.rule} skipped: needs {s.needs}{config}"))
     lines.extend(_line(str(error)) for error in report.errors)
+    for model in report.models:  # a PATH given needs no word on where it came from
+        if model.found is not None and model.found.how != "given":
+            from ..discover import provenance_line
+
+            lines.append(_line(provenance_line(model)))
+            lines.extend(_line(f"configuration note: {note}") for note in model.found.notes)
     if report.baseline:
         b = report.baseline
         lines.append(sanitize(f"{b['known']} finding(s) in the baseline {b['file']}"))
