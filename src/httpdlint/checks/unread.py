@@ -3,7 +3,9 @@ Apache 2.2's conf.d left behind on a 2.4 layout.
 
 Both look at directories on the machine (needs = ["filesystem"]): the loader records every
 Include path with the line that named it (Config.includes, Config.include_nodes), and these
-checks list the directories those paths read.
+checks list the directories those paths read. A file counts when it reads as configuration
+(a directive httpd knows outside comments) and no other Include reads it: a README or a file
+included by name is not configuration left unread.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+from .. import knowledge
 from ..findings import Finding
 from ..merge import under
 from ..pathmatch import fnmatch, fnmatch_test
@@ -57,6 +60,30 @@ def parked(name: str) -> bool:
     return low.startswith(".") or low.endswith(_PARKED) or ".dpkg-" in low or ".ucf-" in low
 
 
+_PEEK = 16384  # bytes of a skipped file read to tell configuration from notes
+
+
+def configuration(path: str) -> bool:
+    """Whether a file reads as httpd configuration: a line (not a comment) that opens a
+    section or starts with a directive httpd knows. A README or notes beside the live files
+    are not configuration left unread."""
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read(_PEEK).decode("utf-8", "replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        words = line.split(None, 1)
+        if not words or words[0].startswith("#"):
+            continue
+        word = words[0].rstrip(">")
+        entry = knowledge.directive(word)
+        # A section must open with `<`: "Files in this directory..." is prose.
+        if entry is not None and bool(entry.get("section")) == word.startswith("<"):
+            return True
+    return False
+
+
 def _files(directory: str) -> list[str]:
     """Regular files (or links to them) in a directory, in httpd's byte order; [] when it
     cannot be listed."""
@@ -78,6 +105,17 @@ def _wildcards(model) -> dict[str, list[tuple[str, Directive]]]:
     return out
 
 
+def _named(model) -> set[str]:
+    """Paths an Include inside a false condition names (`<IfDefine DEFAULT_VHOST>` on Gentoo):
+    read when the condition holds, so not forgotten."""
+    out = set()
+    for _cond, _file, _line, word, rest in model.config.skipped:
+        if word.lower() in ("include", "includeoptional") and rest.split():
+            arg = rest.split()[0].strip("\"'")
+            out.add(os.path.normpath(os.path.join(model.config.server_root, arg)))
+    return out
+
+
 def _names(names: list[str]) -> str:
     shown = ", ".join(names[:_SHOWN])
     return shown + (f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else "")
@@ -85,11 +123,15 @@ def _names(names: list[str]) -> str:
 
 @check("COR030")
 def include_wildcard_skips_file(model, rule, settings) -> Iterator[Finding]:
+    read = set(model.config.files) | _named(model)
     for directory, globs in _wildcards(model).items():
         skipped = [
             name
             for name in _files(directory)
-            if not parked(name) and not any(fnmatch(p, name) for p, _ in globs)
+            if not parked(name)
+            and not any(fnmatch(p, name) for p, _ in globs)
+            and os.path.join(directory, name) not in read  # another Include names it
+            and configuration(os.path.join(directory, name))
         ]
         if not skipped:
             continue
@@ -115,7 +157,7 @@ def conf_d_not_read(model, rule, settings) -> Iterator[Finding]:
         confd = os.path.join(base, "conf.d")
         if any(under(path, confd) for path in model.config.includes):
             continue
-        live = [n for n in _files(confd) if not parked(n)]
+        live = [n for n in _files(confd) if not parked(n) and configuration(os.path.join(confd, n))]
         if not live:
             continue
         instead = (
