@@ -182,6 +182,9 @@ class Config:
     #: Every Include/IncludeOptional path as httpd resolved it (a glob or a plain path), in
     #: reading order: what else httpd would read if a file appeared there.
     includes: list[str] = field(default_factory=list)
+    #: The Include/IncludeOptional line behind each entry of `includes` (same order): where
+    #: a file its wildcard leaves unread is reported (COR030).
+    include_nodes: list[Directive] = field(default_factory=list)
     #: --confine DIR's confine.Confinement: what reads the filesystem later asks it first.
     confine: object | None = None
 
@@ -214,6 +217,7 @@ class Loader(MacroReading):
         self.notes: list[tuple[str, int, str]] = []
         self.refusals: list[tuple[str, int, str]] = []
         self.includes: list[str] = []
+        self.include_nodes: list[Directive] = []
         self.pragmas: list[Pragma] = []
         self.bytes_read = 0
         #: Characters ${VAR} expansion has added to lines so far (MAX_EXPANDED_TOTAL).
@@ -310,6 +314,7 @@ class Loader(MacroReading):
             module_conditions=self.module_conditions,
             macros=self.macro_definitions,
             includes=self.includes,
+            include_nodes=self.include_nodes,
             confine=self.opt.confine,
         )
 
@@ -650,6 +655,7 @@ class Loader(MacroReading):
         optional = node.lname == "includeoptional"
         path = self.root_relative(pattern)
         self.includes.append(path)
+        self.include_nodes.append(node)
         confine = self.opt.confine
         if confine is not None:  # the part before any wildcard, before it is looked at
             fixed = path.split("/")

@@ -621,3 +621,15 @@ def balancer_lbmethod_missing(model, rule, settings) -> Iterator[Finding]:
             )
             code = "AH02432"
         yield rule.finding(message, where, httpd_code=code)
+
+
+@check("UPG020")
+def apache_22_end_of_life(model, rule, settings) -> Iterator[Finding]:
+    # needs = ["version:2.2"]: runs only on trees read as 2.2 (model.version_source says how).
+    how = "as --apache-version says" if model.version_source == "given" else "by its directives"
+    yield rule.finding(
+        f"this configuration is for Apache httpd 2.2 ({how}), a line that has had no security "
+        "releases since 2.2.34 in July 2017; move to 2.4 (the other UPG rules list what "
+        "changes)",
+        model=model,
+    )
