@@ -2,7 +2,8 @@
 certificates with each defect the certificate rules report, written with their keys into a
 directory whose path the rule fixtures read as ${HTTPDLINT_TEST_CERTS}.
 
-Files (every leaf signed by the intermediate unless said otherwise; keys under keys/):
+Files (every leaf signed by the intermediate and followed by it and the root unless said
+otherwise, the root standing in for a system root; keys under keys/):
   root.pem, inter.pem             the CA and its intermediate; chain.pem: both
   fullchain.pem / server.key      www.example.com, example.com: leaf + intermediate + root
   expired.pem, expiring.pem       notAfter 10 days ago / in 5 days (+ chain)
@@ -124,16 +125,16 @@ def build(out: Path) -> Path:
     _write(
         out / "expired.pem",
         pem(leaf("www.example.com", names, not_before=NOW - 40 * DAY, not_after=NOW - 10 * DAY))
-        + pem(inter),
+        + pem(inter, root),
     )
     _write(
         out / "expiring.pem",
-        pem(leaf("www.example.com", names, not_after=NOW + 5 * DAY), inter),
+        pem(leaf("www.example.com", names, not_after=NOW + 5 * DAY), inter, root),
     )
     weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    _write(out / "rsa1024.pem", pem(leaf("www.example.com", names, key=weak), inter))
-    _write(out / "wildcard.pem", pem(leaf("*.example.com", ["*.example.com"]), inter))
-    _write(out / "cn-only.pem", pem(leaf("www.example.com", None), inter))
+    _write(out / "rsa1024.pem", pem(leaf("www.example.com", names, key=weak), inter, root))
+    _write(out / "wildcard.pem", pem(leaf("*.example.com", ["*.example.com"]), inter, root))
+    _write(out / "cn-only.pem", pem(leaf("www.example.com", None), inter, root))
     _write(out / "incomplete.pem", pem(good))
     _write(out / "disordered.pem", pem(good, root, inter))
     _write(out / "server.key", key_pem(leaf_key), 0o600)
@@ -143,5 +144,5 @@ def build(out: Path) -> Path:
     ssl_cert = group_id("ssl-cert")
     _write(keys / "ssl-cert.key", key_pem(leaf_key), 0o640, ssl_cert)
     _write(keys / "staff.key", key_pem(leaf_key), 0o640, other_group())
-    _write(out / "combined.pem", pem(good, inter) + key_pem(leaf_key), 0o644)
+    _write(out / "combined.pem", pem(good, inter, root) + key_pem(leaf_key), 0o644)
     return out

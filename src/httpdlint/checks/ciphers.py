@@ -67,8 +67,8 @@ def _krsa_word(word: str) -> str | None:
         return VARIES
     if word in _KRSA_NONE:
         return ""
-    if word.startswith(("TLS_", "SSL_")):  # IANA names: TLS_RSA_WITH_AES_128_CBC_SHA
-        return EXPLICIT if word.upper().startswith(("TLS_RSA_WITH_", "SSL_RSA_WITH_")) else ""
+    if word.startswith(("TLS_", "SSL_")):
+        return None  # IANA names: OpenSSL's TLS 1.2 cipher lists do not take them
     if "-" in word:
         first = word.split("-", 1)[0].upper()
         if first in _KRSA_FIRST or first.startswith("DES"):
@@ -170,8 +170,10 @@ _AEAD = re.compile(r"GCM|CHACHA20|CCM|POLY1305", re.IGNORECASE)
 def _cbc_word(word: str) -> dict[str, str] | None:
     if word in _CBC_WORDS:
         return _CBC_WORDS[word]
-    if word.startswith(("TLS_", "SSL_")) or "-" in word:
-        if _AEAD.search(word) or "NULL" in word.upper() or word.startswith("TLS_AES_"):
+    if word.startswith(("TLS_", "SSL_")):
+        return None  # IANA names: OpenSSL's TLS 1.2 cipher lists do not take them
+    if "-" in word:
+        if _AEAD.search(word) or "NULL" in word.upper():
             return {}
         upper = word.upper()
         if upper.endswith(("SHA384",)):
