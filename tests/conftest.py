@@ -65,3 +65,15 @@ def debian_conf() -> Path:
             pytest.fail("Debian's apache2 configuration is required in CI but is missing")
         pytest.skip("Debian's apache2 package is not installed")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_certificates(tmp_path_factory) -> Path:
+    """Certificates and keys made for this run (tests/certlab.py), named to the TLS rule
+    fixtures by ${HTTPDLINT_TEST_CERTS}: none is committed, and the expiring one stays
+    expiring."""
+    from certlab import ENV, build
+
+    out = build(tmp_path_factory.mktemp("certs"))
+    os.environ[ENV] = str(out)
+    return out

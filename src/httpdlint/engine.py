@@ -56,7 +56,7 @@ MATCH_KEYS = {
     "modules",
     "version",
 }
-NEEDS = {"sizing", "filesystem", "httpd"}
+NEEDS = {"sizing", "filesystem", "httpd", "cryptography"}
 
 
 @dataclass
@@ -362,7 +362,28 @@ def missing(rule: Rule, settings: Settings) -> str | None:
             return settings.sizing_missing
         if need == "filesystem" and not settings.filesystem and not settings.filesystem_off:
             return "the tree on the machine that serves it (--filesystem; --no-filesystem: off)"
+        if need == "cryptography" and not _importable("cryptography"):
+            return "the Python package cryptography (pip install 'httpdlint[certs]')"
     return None
+
+
+@functools.cache
+def _importable(name: str) -> bool:
+    """Whether a package can be imported, without importing it (a certificate rule imports
+    cryptography only when it runs)."""
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+_SKIPS = "engine.skipped"
+
+
+def record_skip(model, rule: Rule, needs: str) -> None:
+    """A rule that ran but could not judge part of the tree (a certificate it cannot read):
+    reported with the skipped rules, once per rule and reason."""
+    skips = model.cache.setdefault(_SKIPS, {})
+    skips.setdefault((rule.code, needs), Skipped(rule.code, rule.name, needs, model.config.root))
 
 
 def skipped(model, settings: Settings) -> list[Skipped]:
@@ -373,6 +394,7 @@ def skipped(model, settings: Settings) -> list[Skipped]:
             need = missing(rule, settings)
             if need is not None:
                 out.append(Skipped(rule.code, rule.name, need, model.config.root))
+    out.extend(model.cache.get(_SKIPS, {}).values())
     return out
 
 

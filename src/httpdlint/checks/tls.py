@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import operator
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from ..findings import Finding
@@ -423,13 +423,22 @@ def _token(body: str, version: str) -> dict[str, str]:
     return {f: max((c[f] for c in known), key=_RANK.__getitem__) for f in fams}
 
 
-def evaluate_ciphers(spec: str, version: str) -> dict[str, tuple[str, list[str]]]:
+def evaluate_ciphers(
+    spec: str,
+    version: str,
+    token: Callable[[str, str], dict[str, str]] | None = None,
+    kill: dict[str, set[str]] | None = None,
+) -> dict[str, tuple[str, list[str]]]:
     """Weak families a cipher list leaves enabled: family -> (how sure, adding tokens).
 
     `!X` deletes for good, `-X` deletes what is there now, `+X` only reorders, a bare
     token adds. Removal by a combined token (`!RC4+RSA`) removes part of a family, so it
-    only cancels the same token added elsewhere.
+    only cancels the same token added elsewhere. `token` (what an `A+B` token adds) and
+    `kill` (which words remove a whole family) default to the weak-cipher families; other
+    families (key exchange, checks/ciphers.py) bring their own and share this algebra.
     """
+    token = token or _token
+    kill = _KILL if kill is None else kill
     killed: set[str] = set()
     adds: dict[str, list[tuple[str, str]]] = {}
     for item in _separators(spec):
@@ -438,7 +447,7 @@ def evaluate_ciphers(spec: str, version: str) -> dict[str, tuple[str, list[str]]
         if not body or body.startswith("@"):
             continue
         if prefix in ("!", "-"):
-            fams = _KILL.get(body, set()) if "+" not in body else set()
+            fams = kill.get(body, set()) if "+" not in body else set()
             for fam in fams:
                 adds.pop(fam, None)
                 if prefix == "!":
@@ -448,7 +457,7 @@ def evaluate_ciphers(spec: str, version: str) -> dict[str, tuple[str, list[str]]
             continue
         if prefix == "+":
             continue
-        for fam, how in _token(body, version).items():
+        for fam, how in token(body, version).items():
             if fam not in killed:
                 adds.setdefault(fam, []).append((body, how))
     out = {}
