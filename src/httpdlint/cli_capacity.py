@@ -88,6 +88,22 @@ def _model(path, server_root, defines, modules, version, pid):
     return models[0] if models else None
 
 
+def _neighbours(model, pid: int | None) -> tuple:
+    """The other httpd servers running here, each confirmed by its PidFile: sized this
+    machine shares its memory with them."""
+    from httpdlint.inputs import server_pid
+
+    if model is None:
+        return ()
+    mine = {pid, server_pid(model)} - {None}
+    try:
+        running = _models(None, None, None, None, None, None, every=True)
+    except ConfigError:
+        return ()  # a neighbour that cannot be read is reserved at what it holds now
+    return tuple(m for m in running if server_pid(m) not in mine and m.found is not None
+                 and m.found.how == "running")  # fmt: skip
+
+
 def _discovery_notices(models: list) -> list:
     """What discovery could not do or chose, once each, as warnings."""
     from httpdlint.measure import Notice
@@ -294,14 +310,21 @@ def suggest_command(
 
             check_pid(pid, force_pid)
         model = _model(path, server_root, define, module, apache_version, pid)
+        neighbours = _neighbours(model, pid) if ram is None else ()
         if length:
             bar, tick = _progress(length, every)
             with bar:
                 result = sg.suggest(
-                    model, opts, duration=length, interval=every, progress=tick, logs=logs
+                    model,
+                    opts,
+                    duration=length,
+                    interval=every,
+                    progress=tick,
+                    logs=logs,
+                    neighbours=neighbours,
                 )
         else:
-            result = sg.suggest(model, opts, logs=logs)
+            result = sg.suggest(model, opts, logs=logs, neighbours=neighbours)
         if model is not None:
             from httpdlint.discover import provenance
 

@@ -149,11 +149,16 @@ def server_pid(model) -> int | None:
     return None
 
 
-def _measure(opts: SizingOptions, model, duration: float, interval: float, progress):
+def _measure(
+    opts: SizingOptions, model, duration: float, interval: float, progress, neighbours=()
+):
     from httpdlint import measure as m
 
     pid = opts.pid if opts.pid is not None else server_pid(model)
     pids = [pid] if pid is not None else None
+    if pids is not None:
+        # The other servers of this machine are measured too: they are reserved at theirs.
+        pids += [p for p in map(server_pid, neighbours) if p is not None and p not in pids]
     if duration > 0:
         return m.sample(duration, interval, pids, progress=progress)
     return m.measure(pids)
@@ -241,17 +246,21 @@ def gather(
     duration: float = 0.0,
     interval: float = 10.0,
     progress=None,
+    neighbours: tuple = (),
 ) -> Gathered:
-    """The inputs for `model` (None: no configuration) and `opts`; measures what it must."""
+    """The inputs for `model` (None: no configuration) and `opts`; measures what it must.
+
+    `neighbours`: the configurations of the other httpd servers running here; each is
+    reserved at the larger of its worst case (at its own MaxRequestWorkers) and its PSS."""
     mode = "given-ram" if opts.ram is not None else "this-machine"
     out = Gathered(None, {}, mode)
     inputs = out.inputs
     # In given-ram mode this machine is measured only for the workers' sizes.
     needs_live = opts.pid is not None or opts.child is None or mode == "this-machine"
     if measured is None and opts.live and needs_live:
-        measured = _measure(opts, model, duration, interval, progress)
+        measured = _measure(opts, model, duration, interval, progress, neighbours)
     out.measurement = measured
-    tree = measured.tree if measured else None
+    tree = _sized_tree(measured, opts.pid if opts.pid is not None else server_pid(model))
     if tree is not None and opts.child is not None and opts.pid is None and mode == "given-ram":
         tree = None
     out.tree = tree
@@ -349,6 +358,8 @@ def gather(
         return out
     pool_list, counted = _pool_terms(out, opts, model, measured)
     _ram_and_reserve(out, opts, measured, mode, counted)
+    if measured is not None and opts.reserve is None and mode == "this-machine":
+        _other_servers(out, measured, tree, neighbours)
     _child(out, opts, tree, threaded, tpc, loaded, model)
     if opts.shared is not None:
         inputs["shared"] = Input(opts.shared, "given")
@@ -461,6 +472,50 @@ def _ram_and_reserve(
             + " of all other processes"
             + (f", co-hosted services at their ceiling: {services}" if known else "")
             + (f", largest: {top}" if top else ""),
+        )
+
+
+def _sized_tree(measured: Measurement | None, pid: int | None) -> HttpdTree | None:
+    """The tree to size: the one `pid` (--pid, else the PidFile) names, else the busiest."""
+    if measured is None:
+        return None
+    return next((t for t in measured.trees if t.parent.pid == pid), measured.tree)
+
+
+def _other_servers(out: Gathered, measured: Measurement, tree, neighbours) -> None:
+    """Every other httpd running here, added to the reserve at the larger of its worst case
+    (its configuration's MaxRequestWorkers, its own children measured: the same formula) and
+    what it holds now: it may fill up while this one does."""
+    from dataclasses import replace
+
+    extra = 0
+    for other in measured.trees:
+        if other is tree:
+            continue
+        now = other.pss_total()
+        model = next((n for n in neighbours if server_pid(n) == other.parent.pid), None)
+        worst, how = None, "its configuration is not known here (not confirmed by a PidFile)"
+        if model is not None and model.mpm is not None:
+            g = gather(model, SizingOptions(pid=other.parent.pid, live=False), measured)
+            if g.sizing is not None:
+                n = model.mpm.processes_needed()
+                case = capacity.worst_case(replace(g.sizing, reserve=0, constraints=()), n)
+                worst = case.total
+                how = f"at {model.mpm.limit_name} {model.mpm.max_workers}: {case.text}"
+            else:
+                how = f"its worst case is unknown: {g.missing}"
+        reserved = max(now, worst or 0)
+        extra += reserved
+        out.inputs[f"reserve httpd {other.parent.pid}"] = Input(
+            reserved,
+            "measured",
+            f"another httpd ({model.config.root if model is not None else other.parent.name}) "
+            f"{how}; PSS now {mib(now)}; reserved the larger",
+        )
+    if extra:
+        reserve = out.inputs["reserve"]
+        out.inputs["reserve"] = Input(
+            reserve.value + extra, reserve.source, reserve.note + ", other httpd servers"
         )
 
 

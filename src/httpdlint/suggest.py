@@ -267,9 +267,19 @@ def suggest(
     interval: float = 10.0,
     progress=None,
     logs: bool = True,
+    neighbours: tuple = (),
 ) -> Suggestion:
-    """Gather the inputs and size the server. Raises ConfigError for input no sizing fits."""
-    g = gather(model, opts, measured, duration=duration, interval=interval, progress=progress)
+    """Gather the inputs and size the server (the other servers running here, `neighbours`,
+    reserved at their worst case). Raises ConfigError for input no sizing fits."""
+    g = gather(
+        model,
+        opts,
+        measured,
+        duration=duration,
+        interval=interval,
+        progress=progress,
+        neighbours=neighbours,
+    )
     if g.missing:
         raise ConfigError(g.missing)
     s = g.sizing
