@@ -28,25 +28,13 @@ from test_nagios import parse
 pytestmark = pytest.mark.usefixtures("apache2_bin")
 
 
-def _tree(root: Path, modules: Path, port: int) -> Path:
-    (root / "logs").mkdir(parents=True)
-    (root / "htdocs").mkdir()
+def _tree(root: Path, port: int) -> Path:
+    root.mkdir(parents=True)
     conf = root / "httpd.conf"
     conf.write_text(
-        f"""ServerRoot {root}
-ServerName localhost
-Listen 127.0.0.1:{port}
-LoadModule mpm_prefork_module {modules}/mod_mpm_prefork.so
-LoadModule authz_core_module {modules}/mod_authz_core.so
-PidFile {root}/logs/httpd.pid
-ErrorLog {root}/logs/error_log
-DocumentRoot {root}/htdocs
-StartServers 10
-MinSpareServers 1
-MaxSpareServers 10
-ServerLimit 10
-MaxRequestWorkers 10
-"""
+        base_config(root, port, "prefork")
+        + "StartServers 10\nMinSpareServers 1\nMaxSpareServers 10\n"
+        + "ServerLimit 10\nMaxRequestWorkers 10\n"
     )
     return conf
 
@@ -87,9 +75,9 @@ def _until(check, timeout: float = 20.0):
         time.sleep(0.3)
 
 
-def test_ok_warning_critical_unknown(apache2_bin, apache2_modules_dir, tmp_path):
+def test_ok_warning_critical_unknown(apache2_bin, tmp_path):
     port = free_port()
-    conf = _tree(tmp_path / "srv", apache2_modules_dir, port)
+    conf = _tree(tmp_path / "srv", port)
     held: list[socket.socket] = []
     with foreground_apache(apache2_bin, conf, port):
         try:
@@ -123,7 +111,7 @@ def test_ok_warning_critical_unknown(apache2_bin, apache2_modules_dir, tmp_path)
             assert state == "CRITICAL", text
             assert "limit message" in text
             assert int({d["label"]: d for d in data}["limit_messages"]["value"]) >= 1
-            assert "AH00161" in (tmp_path / "srv/logs/error_log").read_text()
+            assert "AH00161" in (tmp_path / "srv/error.log").read_text()
         finally:
             for s in held:
                 with contextlib.suppress(OSError):

@@ -7,38 +7,37 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from pathlib import Path
 
+import pytest
 from stacklab import foreground_apache, free_port
+from stackrun import base_config
 
 MIB = 1024**2
 
 
-def _tree(root: Path, modules: Path, port: int, workers: int) -> Path:
-    (root / "logs").mkdir(parents=True)
+@pytest.fixture
+def shared_tmp():
+    """A directory the children (www-data) can read: pytest's own is root's alone."""
+    path = Path(tempfile.mkdtemp(prefix="httpdlint-servers-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _tree(root: Path, port: int, workers: int) -> Path:
+    root.mkdir(mode=0o755)  # the children run as www-data
     (root / "index.html").write_text("ok\n")
     conf = root / "httpd.conf"
     conf.write_text(
-        f"""ServerRoot {root}
-ServerName localhost
-Listen 127.0.0.1:{port}
-LoadModule mpm_prefork_module {modules}/mod_mpm_prefork.so
-LoadModule authz_core_module {modules}/mod_authz_core.so
-PidFile {root}/logs/httpd.pid
-ErrorLog {root}/logs/error_log
-DocumentRoot {root}
-<Directory {root}>
-    Require all granted
-</Directory>
-StartServers 2
-MinSpareServers 2
-MaxSpareServers 3
-ServerLimit {workers}
-MaxRequestWorkers {workers}
-"""
+        base_config(root, port, "prefork")
+        + "StartServers 2\nMinSpareServers 2\nMaxSpareServers 3\n"
+        + f"ServerLimit {workers}\nMaxRequestWorkers {workers}\n"
     )
     return conf
 
@@ -60,10 +59,10 @@ def _serve(port: int) -> None:
             assert r.read() == b"ok\n"
 
 
-def test_the_other_server_is_reserved_at_its_worst_case(apache2_bin, apache2_modules_dir, tmp_path):
+def test_the_other_server_is_reserved_at_its_worst_case(apache2_bin, shared_tmp):
     port_a, port_b = free_port(), free_port()
-    conf_a = _tree(tmp_path / "a", apache2_modules_dir, port_a, 20)
-    conf_b = _tree(tmp_path / "b", apache2_modules_dir, port_b, 60)
+    conf_a = _tree(shared_tmp / "a", port_a, 20)
+    conf_b = _tree(shared_tmp / "b", port_b, 60)
     with (
         foreground_apache(apache2_bin, conf_a, port_a) as a,
         foreground_apache(apache2_bin, conf_b, port_b) as b,

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from stacklab import IN_CI, foreground_apache, free_port
+from stackrun import base_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -67,28 +68,18 @@ def pyz(shared_dir: Path) -> Path:
 
 
 def _tree(root: Path, modules: Path, port: int) -> Path:
-    (root / "logs").mkdir(parents=True)
-    (root / "htdocs").mkdir()
+    root.mkdir()
     # Compressed on every request: the children use CPU as they serve, as a real site's do
     # (a static file through sendfile costs them next to none).
     words = " ".join(f"{n * 7919 % 100003:x}" for n in range(200_000))
-    (root / "htdocs/index.html").write_text(words)
+    (root / "index.html").write_text(words)
     conf = root / "httpd.conf"
     conf.write_text(
-        f"""ServerRoot {root}
-ServerName localhost
-Listen 127.0.0.1:{port}
-LoadModule mpm_prefork_module {modules}/mod_mpm_prefork.so
-LoadModule authz_core_module {modules}/mod_authz_core.so
-LoadModule dir_module {modules}/mod_dir.so
+        base_config(root, port, "prefork")
+        + f"""LoadModule dir_module {modules}/mod_dir.so
 LoadModule filter_module {modules}/mod_filter.so
 LoadModule deflate_module {modules}/mod_deflate.so
 SetOutputFilter DEFLATE
-User www-data
-Group www-data
-PidFile {root}/logs/httpd.pid
-ErrorLog {root}/logs/error_log
-DocumentRoot {root}/htdocs
 StartServers 3
 MinSpareServers 3
 MaxSpareServers 6

@@ -176,6 +176,17 @@ class Model:
     def sections(self, name: str) -> list[Directive]:
         return self.find("<" + name.lstrip("<"))
 
+    def each_scope(self, name: str) -> Iterator[Directive]:
+        """A per-server setting where it is written: at server level, then each virtual
+        host's own."""
+        node = self.server_directive(name)
+        if node is not None:
+            yield node
+        for vhost in self.virtual_hosts():
+            own = vhost.own(name)
+            if own is not None:
+                yield own
+
     def effective(self, name: str, vhost: VirtualHost | None = None) -> Directive | None:
         """A single-valued server setting as a virtual host sees it (its own, else inherited)."""
         if vhost is not None:

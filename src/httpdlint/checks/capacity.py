@@ -120,22 +120,11 @@ def _number(node: Directive | None, default: int) -> int | None:
         return None
 
 
-def _each_scope(model, name: str) -> Iterator[Directive]:
-    """The server-level directive and each virtual host's own, for per-vhost settings."""
-    node = model.server_directive(name)
-    if node is not None:
-        yield node
-    for vhost in model.virtual_hosts():
-        own = vhost.own(name)
-        if own is not None:
-            yield own
-
-
 @check("CAP004")
 def keepalive_timeout_long(model, rule, settings) -> Iterator[Finding]:
     if model.mpm_name is None:
         return
-    for node in _each_scope(model, "KeepAliveTimeout"):
+    for node in model.each_scope("KeepAliveTimeout"):
         value = _number(node, 5)
         if value is None or value <= 15:
             continue

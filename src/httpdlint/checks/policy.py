@@ -16,17 +16,6 @@ from ..registry import check
 from ..syntax import Directive
 
 
-def _scopes(model, name: str) -> Iterator[Directive]:
-    """The server-level setting and each virtual host's own (single-valued per server)."""
-    node = model.server_directive(name)
-    if node is not None:
-        yield node
-    for vhost in model.virtual_hosts():
-        own = vhost.own(name)
-        if own is not None:
-            yield own
-
-
 def _int(node: Directive) -> int | None:
     try:
         return int(node.args[0])
@@ -64,7 +53,7 @@ def _stages(node: Directive) -> Iterator[tuple[str, str, int | None, int | None]
 def request_read_timeout_weak(model, rule, settings) -> Iterator[Finding]:
     limits = {stage: rule.param(f"{stage}_max", settings) for stage in ("header", "body")}
     min_rate = rule.param("min_rate", settings)
-    for node in _scopes(model, "RequestReadTimeout"):
+    for node in model.each_scope("RequestReadTimeout"):
         for stage, word, longest, rate in _stages(node):
             if stage not in limits:
                 continue
@@ -91,7 +80,7 @@ def request_read_timeout_weak(model, rule, settings) -> Iterator[Finding]:
 
 @check("SEC033")
 def keepalive_off(model, rule, settings) -> Iterator[Finding]:
-    for node in _scopes(model, "KeepAlive"):
+    for node in model.each_scope("KeepAlive"):
         if node.args and node.args[0].lower() == "off":
             yield rule.finding(
                 "KeepAlive Off: every request of a page opens a new TCP (and TLS) connection, "
@@ -104,7 +93,7 @@ def keepalive_off(model, rule, settings) -> Iterator[Finding]:
 @check("SEC034")
 def max_keepalive_requests_low(model, rule, settings) -> Iterator[Finding]:
     least = rule.param("min", settings)
-    for node in _scopes(model, "MaxKeepAliveRequests"):
+    for node in model.each_scope("MaxKeepAliveRequests"):
         value = _int(node)
         if value == 0:
             why = "0 lets one connection make requests without end"
@@ -151,7 +140,7 @@ def _size_limit(model, rule, settings, name: str, default: int) -> Iterator[Find
     compiled default. 0 means unlimited only for LimitRequestFields."""
     most = rule.param("max", settings)
     found = False
-    for node in _scopes(model, name):
+    for node in model.each_scope(name):
         found = found or node.parent is None
         value = _int(node)
         if value is None:
