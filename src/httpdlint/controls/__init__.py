@@ -129,7 +129,9 @@ def _control(key: str, prefix: str, item, where: str) -> Control:
             raise ConfigError(f"status must be one of {', '.join(STATUSES)}", here)
         reason = _text(item, STATUSES[status], here)
         if "partial" in item:
-            raise ConfigError("partial is for a control a rule answers, not one with a status", here)
+            raise ConfigError(
+                "partial is for a control a rule answers, not one with a status", here
+            )
     stray = {"needs", "why"} - {STATUSES.get(status or "", "")}
     if stray & set(item):
         raise ConfigError(
