@@ -186,6 +186,7 @@ def test_single_file_checks_the_example_in_a_clean_environment(
     debian_python()
     names = zipfile.ZipFile(single_file).namelist()
     assert "__main__.py" in names and "httpdlint/rules/CAP009.toml" in names
+    assert "httpdlint/controls/cis.toml" in names  # the benchmark sets, for `audit`
     assert "tomli/__init__.py" in names  # resolved for Python 3.10, whatever built it
     # Pure Python only: nothing compiled, which could not load from a zip anyway.
     assert not [n for n in names if n.endswith((".so", ".pyd")) or n.startswith("psutil")]
@@ -202,6 +203,10 @@ def test_single_file_checks_the_example_in_a_clean_environment(
     snippet = run_single(single_file, tmp_path, *args, "-f", "conf")
     assert snippet.returncode == 0, snippet.stderr
     assert "    MaxClients          32\n" in snippet.stdout
+    # audit reads the control data inside the archive.
+    audit = run_single(single_file, tmp_path, "audit", "--benchmark", "cis", EXAMPLE)
+    assert audit.returncode == 1, audit.stderr
+    assert "\nfail            8.1   ServerTokens is Prod or ProductOnly\n" in audit.stdout
 
 
 def meminfo_total() -> int:

@@ -43,7 +43,7 @@ from .cli_options import (
     Version,
     sizing_options,
 )
-from .discover import load_models
+from .discover import load_models, on_this_machine
 from .errors import ConfigError
 from .findings import RANK, SEVERITIES
 from .output import emit, json_text, use_colour, warn
@@ -430,13 +430,6 @@ def _finish(report, fmt, output, show_source, fail_rank, exit_zero, settings) ->
         raise typer.Exit(1)
 
 
-def on_this_machine(model) -> bool:
-    """Whether the tree is read where it runs, so its paths can be checked on disk: the
-    discovered configuration, or one under /etc. A tree in a checkout or a CI workspace is
-    not, and its DocumentRoot need not exist on the machine that lints it."""
-    return model.system or model.config.root.startswith("/etc/")
-
-
 def _sizing(model, opts) -> tuple[object | None, str]:
     """The sizing CAP009 checks against: suggest's inputs for this model. This machine's
     configuration (or a --pid) is measured; a tree from elsewhere only uses what is given."""
@@ -616,6 +609,10 @@ try:  # measure and suggest live in their own module
     register(app)
 except ImportError:  # pragma: no cover - only while the capacity commands are absent
     pass
+
+from .cli_audit import register as register_audit  # noqa: E402 - after the app exists
+
+register_audit(app)
 
 
 def main() -> None:

@@ -485,3 +485,10 @@ def load_models(
         if model.found is not None and model.found.notes is not notes:
             model.found.notes[:0] = notes
     return models
+
+
+def on_this_machine(model) -> bool:
+    """Whether the tree is read where it runs, so its paths can be checked on disk: the
+    discovered configuration, or one under /etc. A tree in a checkout or a CI workspace is
+    not, and its DocumentRoot need not exist on the machine that lints it."""
+    return model.system or model.config.root.startswith("/etc/")
