@@ -149,9 +149,7 @@ def server_pid(model) -> int | None:
     return None
 
 
-def _measure(
-    opts: SizingOptions, model, duration: float, interval: float, progress, neighbours=()
-):
+def _measure(opts: SizingOptions, model, duration: float, interval: float, progress, neighbours=()):
     from httpdlint import measure as m
 
     pid = opts.pid if opts.pid is not None else server_pid(model)
