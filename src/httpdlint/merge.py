@@ -472,10 +472,16 @@ def aliases(model, vhost: Directive | None) -> list[Directive]:
     return own + _top(model, ("alias", "scriptalias"))
 
 
+_STATUS_WORDS = {"permanent", "temp", "seeother", "gone"}
+
+
 def _redirect_matches(d: Directive, url: str) -> bool:
     args = d.args
     if d.lname == "redirectmatch":
-        args = args[1:] if len(args) > 2 else args
+        # A status first (mod_alias: a keyword or a leading digit), as in `RedirectMatch
+        # 404 regex`, which takes no URL.
+        status = bool(args) and (args[0][:1].isdigit() or args[0].lower() in _STATUS_WORDS)
+        args = args[1:] if len(args) > 2 or status else args
         return bool(args) and _search(args[0], url)
     if len(args) >= 2 and not args[0].startswith("/"):
         args = args[1:]  # the status word

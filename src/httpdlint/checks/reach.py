@@ -1,0 +1,370 @@
+"""Reachability checks: what an anonymous client gets for URLs that should never answer.
+
+Every rule here asks the merge model (`merge.resolve`, then `outcome.decide`) for real
+requests on each server that can answer one: `/.git/config` under each DocumentRoot and
+Alias, `/manual/`, the index page, PUT and DELETE where content is served. A request the configuration cannot decide (Redirect, RedirectMatch, mod_rewrite,
+ProxyPass, an <If> that may change access, a client-dependent Require) is never claimed:
+those rules count it as refused. `<Limit>` around access control is judged the same way,
+by asking for a listed and an unlisted method.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from .. import authz, merge, outcome
+from ..findings import Finding
+from ..registry import check
+from ..syntax import Directive
+
+# A file each kind of working copy always has, so that the request names something real.
+_VCS = {".git": "config", ".svn": "wc.db", ".hg": "requires", ".bzr": "branch-format"}
+_DENY_VCS = '<DirectoryMatch "/\\.(git|svn|hg|bzr)/"> Require all denied </DirectoryMatch>'
+# Alias targets a package manager owns (Debian's /icons/, the manual): never a checkout.
+_PACKAGED = ("/usr/share/",)
+_WILDCARDS = {"*", "_default_", "0.0.0.0", "[::]", "::"}
+
+
+def _show(node: Directive) -> str:
+    return " ".join([node.name, *node.args])
+
+
+def _at(node: Directive | None) -> str:
+    if node is None:
+        return "httpd's default"
+    return f"{_show(node)} ({os.path.basename(node.file)}:{node.line})"
+
+
+# -- the servers that answer, and what they answer ----------------------------------------
+
+
+def _main_answers(model) -> bool:
+    """Whether the main server answers some connection: no virtual host at all, or a
+    Listen port that no wildcard <VirtualHost> covers (a connection there, or to an
+    address no specific host names, falls to the main server)."""
+    vhosts = model.virtual_hosts()
+    if not vhosts:
+        return True
+    covered: set[str] = set()
+    for v in vhosts:
+        for arg in v.node.args:
+            host, _, port = arg.rpartition(":") if ":" in arg else (arg, "", "*")
+            if host in _WILDCARDS or arg in _WILDCARDS:
+                covered.add(port or "*")
+    if "*" in covered:
+        return False
+    for node in model.top("listen"):
+        if not node.args:
+            continue
+        word = node.args[0]
+        port = word.rsplit(":", 1)[-1] if ":" in word else word
+        if port not in covered:
+            return True
+    return False
+
+
+def servers(model) -> list[Directive | None]:
+    """The servers a request can reach: each <VirtualHost>, and the main server (None)
+    when a connection can fall to it."""
+    found: list[Directive | None] = [v.node for v in model.virtual_hosts()]
+    if _main_answers(model):
+        found.insert(0, None)
+    return found
+
+
+def server_label(vhost: Directive | None) -> str:
+    return "the main server" if vhost is None else f"<{vhost.section_label()}>"
+
+
+def ask(model, vhost: Directive | None, url: str, method: str = "GET", *, files: bool = False):
+    """(result, outcome) of one anonymous request from an unknown client; the outcome is
+    None when the configuration cannot decide it (never claimed)."""
+    request = merge.Request(url=url, method=method)
+    result = merge.resolve(model, vhost, request)
+    answer = outcome.decide(model, result, request, files=files)
+    if answer.access == outcome.DEPENDS:
+        return result, None
+    return result, answer
+
+
+def _served(answer: outcome.Outcome | None) -> bool:
+    """Allowed and answered from the filesystem (not by a handler such as PHP-FPM)."""
+    if answer is None or answer.access != outcome.ALLOWED:
+        return False
+    if answer.status is not None and answer.status >= 400:
+        return False
+    return answer.deciding is None or answer.deciding.lname != "sethandler"
+
+
+def content_roots(model, vhost: Directive | None) -> list[tuple[str, Directive | None]]:
+    """(URL prefix, the line that maps it) for the content a server serves: its
+    DocumentRoot, and each Alias to a directory outside package-owned trees."""
+    vobj = next((v for v in model.virtual_hosts() if v.node is vhost), None)
+    roots: list[tuple[str, Directive | None]] = [
+        ("/", model.effective("DocumentRoot", vobj) or vhost)
+    ]
+    for d in merge.aliases(model, vhost):
+        if d.lname != "alias" or len(d.args) != 2 or d.args[1].startswith(_PACKAGED):
+            continue
+        url, target = d.args
+        # Only an alias that names a directory stands for content a deploy can put a
+        # working copy into (/favicon.ico and the like are files).
+        if url.endswith("/") or target.endswith("/") or _has_directory_section(model, target):
+            roots.append((url.rstrip("/") + "/", d))
+    return roots
+
+
+def _has_directory_section(model, path: str) -> bool:
+    want = path.rstrip("/")
+    return any(d.args and d.args[0].rstrip("/") == want for d in model.find("<Directory"))
+
+
+# -- SEC020 -----------------------------------------------------------------------------
+
+
+@check("SEC020")
+def vcs_metadata_served(model, rule, settings) -> Iterator[Finding]:
+    seen: dict[int, list[str]] = {}
+    found: dict[int, tuple[Directive | None, str, list[str], str]] = {}
+    for vhost in servers(model):
+        for prefix, at in content_roots(model, vhost):
+            urls, why = [], ""
+            for kind, name in _VCS.items():
+                url = f"{prefix}{kind}/{name}"
+                _, answer = ask(model, vhost, url)
+                if _served(answer):
+                    urls.append(url)
+                    why = why or answer.why
+            if not urls:
+                continue
+            key = id(at) if at is not None else id(vhost)
+            seen.setdefault(key, []).append(server_label(vhost))
+            found.setdefault(key, (at, prefix, urls, why))
+    for key, (at, prefix, urls, why) in found.items():
+        where = ", ".join(dict.fromkeys(seen[key]))
+        yield rule.finding(
+            f"{where}: GET {', '.join(urls)} is allowed ({why.split(';')[0]}), so a Git, "
+            f"Subversion, Mercurial or Bazaar working copy deployed under {prefix} would be "
+            f"served, history and credentials included; add {_DENY_VCS}",
+            at,
+            model=model,
+        )
+
+
+# -- SEC021 -----------------------------------------------------------------------------
+
+_STATUS_MODULES = ("apache2::status", "apache::status")
+
+
+def _manual(model, vhost: Directive | None) -> tuple[Directive, str] | None:
+    result, answer = ask(model, vhost, "/manual/")
+    mapped = result.mapped_by
+    if mapped is None or mapped.lname not in ("alias", "aliasmatch") or len(mapped.args) < 2:
+        return None
+    if "manual" not in mapped.args[-1].lower() or not _served(answer):
+        return None
+    return mapped, answer.why.split(";")[0]
+
+
+def _perl_status(model) -> Iterator[tuple[Directive, str]]:
+    for name in ("PerlResponseHandler", "PerlHandler"):
+        for node in model.find(name):
+            if not node.args or node.args[0].lower() not in _STATUS_MODULES:
+                continue
+            for vhost, request, path in merge.samples(model, node.parent):
+                result = merge.resolve(model, vhost, request, path=path)
+                answer = outcome.access(model, result, request)
+                if answer.access == outcome.ALLOWED and not result.undecided:
+                    yield node, answer.why
+                    break
+
+
+@check("SEC021")
+def default_content_served(model, rule, settings) -> Iterator[Finding]:
+    done: set[int] = set()
+    for vhost in servers(model):
+        manual = _manual(model, vhost)
+        if manual is None or id(manual[0]) in done:
+            continue
+        node, why = manual
+        done.add(id(node))
+        yield rule.finding(
+            f"{_show(node)}: GET /manual/ on {server_label(vhost)} is allowed ({why}): the "
+            "stock manual tells every visitor the exact server and its version; remove the "
+            "Alias (Debian: a2disconf apache2-doc) or restrict it to the admin network",
+            node,
+        )
+    if model.has_module("perl_module"):
+        for node, why in _perl_status(model):
+            yield rule.finding(
+                f"{_show(node)} at <{node.parent.section_label()}>: {why}, so anyone reads "
+                "the perl interpreter's modules, environment and configuration; remove it "
+                "or restrict it to the admin network",
+                node,
+            )
+
+
+# -- SEC022 (filesystem) ----------------------------------------------------------------
+
+# Text only the packaged placeholder pages carry: Debian's and Ubuntu's, and httpd's own.
+_WELCOME = ("Apache2 Debian Default Page", "Apache2 Ubuntu Default Page", "<h1>It works!</h1>")
+
+
+def _index_file(result: merge.Result) -> str | None:
+    if result.filename is None:
+        return None
+    index = result.last.get("directoryindex")
+    for name in index.args if index is not None else ["index.html"]:
+        path = os.path.join(result.filename, name)
+        if name.lower() != "disabled" and os.path.isfile(path):
+            return path
+    return None
+
+
+@check("SEC022")
+def welcome_page_served(model, rule, settings) -> Iterator[Finding]:
+    done: set[str] = set()
+    for vhost in servers(model):
+        result, answer = ask(model, vhost, "/", files=True)
+        if answer is None or answer.status != 200 or "index" not in answer.why:
+            continue
+        path = _index_file(result)
+        if path is None or path in done:
+            continue
+        try:
+            with open(path, "rb") as f:
+                head = f.read(65536).decode("utf-8", "replace")
+        except OSError:
+            continue
+        marker = next((m for m in _WELCOME if m in head), None)
+        if marker is None:
+            continue
+        done.add(path)
+        at = result.mapped_by or vhost
+        yield rule.finding(
+            f"GET / on {server_label(vhost)} serves {path}, the packaged placeholder page "
+            f"({marker!r}): it tells every visitor which server and distribution run here; "
+            "replace it with the site's content or an empty page",
+            at,
+            model=model,
+        )
+
+
+# -- SEC023 -----------------------------------------------------------------------------
+
+_ACCESS_LINES = {"require", "allow", "deny", "order", "satisfy"} | {
+    "<requireany",
+    "<requireall",
+    "<requirenone",
+}
+# Methods asked for on the unlisted side: writes first, as those are what <Limit> misses.
+_PROBES = ("PUT", "DELETE", "PATCH", "MKCOL", "MOVE", "POST", "GET", "OPTIONS")
+
+
+def _limits_access(node: Directive) -> bool:
+    return any(c.lname in _ACCESS_LINES for c in node.children or [])
+
+
+def _refused(answer: outcome.Outcome) -> bool:
+    return answer.access in (outcome.DENIED, outcome.LOGIN)
+
+
+def _own_verdict(holder: Directive, method: str) -> str:
+    """The holder's own lines alone, when no single request stands for it."""
+    tree = authz.build(holder)
+    verdict = authz.GRANTED if tree is None else authz.evaluate(tree, method, None)
+    compat = authz.compat_nodes(holder)
+    if compat and authz.compat_allows(compat, method, None) == authz.DENIED:
+        return authz.DENIED
+    return verdict
+
+
+def _open_methods(model, limit: Directive) -> list[str] | None:
+    """The unlisted methods an anonymous client gets through while a listed one is
+    refused; None when the listed ones are not refused (or nothing can be claimed)."""
+    listed = sorted(m.upper() for m in limit.args)
+    inside = "GET" if "GET" in listed else listed[0]
+    others = [m for m in _PROBES if m not in listed and not (m == "HEAD" and "GET" in listed)]
+    holder = limit.parent
+    found = merge.samples(model, holder) if holder is not None else [(None, merge.Request(), None)]
+    if found:
+        for vhost, request, path in found:
+            asked = merge.Request(url=request.url, method=inside)
+            result = merge.resolve(model, vhost, asked, path=path)
+            if result.undecided or not _refused(outcome.access(model, result, asked)):
+                continue
+            opened = []
+            for method in others:
+                asked = merge.Request(url=request.url, method=method)
+                answer = outcome.access(model, result, asked)
+                if answer.access == outcome.ALLOWED:
+                    opened.append(method)
+            if opened:
+                return opened
+        return None
+    if _own_verdict(holder, inside) not in (authz.DENIED, authz.NO_USER):
+        return None
+    opened = [m for m in others if _own_verdict(holder, m) == authz.GRANTED]
+    return opened or None
+
+
+@check("SEC023")
+def limit_leaves_methods_open(model, rule, settings) -> Iterator[Finding]:
+    for limit in model.find("<Limit"):
+        if not limit.args or not _limits_access(limit):
+            continue
+        opened = _open_methods(model, limit)
+        if not opened:
+            continue
+        listed = " ".join(limit.args)
+        yield rule.finding(
+            f"<Limit {listed}> holds the access control, so it binds only {listed}: "
+            f"{', '.join(opened)} and every other method pass without it; use "
+            f"<LimitExcept> for the methods that stay open, or no <Limit> at all",
+            limit,
+        )
+
+
+# -- SEC024 (policy) --------------------------------------------------------------------
+
+_WRITES = ("PUT", "DELETE", "PATCH")
+
+
+@check("SEC024")
+def methods_unrestricted(model, rule, settings) -> Iterator[Finding]:
+    allowed = [m.upper() for m in rule.param("allowed", settings)]
+    done: set[int] = set()
+    for vhost in servers(model):
+        roots = content_roots(model, vhost)
+        roots += [
+            (d.args[0], d)
+            for d in merge.aliases(model, vhost)
+            if d.lname == "scriptalias" and len(d.args) == 2
+        ]
+        for prefix, at in roots:
+            key = id(at) if at is not None else id(vhost)
+            if key in done:
+                continue
+            passed = []
+            for method in _WRITES:
+                if method in allowed:
+                    continue
+                _, answer = ask(model, vhost, prefix, method)
+                if answer is None or answer.access != outcome.ALLOWED:
+                    continue
+                deciding = answer.deciding
+                if answer.status == 405 and deciding is not None and deciding.lname == "allowmethods":
+                    continue  # AllowMethods refuses it
+                passed.append(method)
+            if not passed:
+                continue
+            done.add(key)
+            yield rule.finding(
+                f"{server_label(vhost)}: {', '.join(passed)} {prefix} pass access control "
+                f"(nothing limits the methods there); allow only {', '.join(allowed)}: "
+                f"<LimitExcept {' '.join(m for m in allowed if m != 'HEAD')}> Require all "
+                "denied </LimitExcept> (or AllowMethods)",
+                at,
+                model=model,
+            )
