@@ -2,10 +2,11 @@
 
 Every rule here asks the merge model (`merge.resolve`, then `outcome.decide`) for real
 requests on each server that can answer one: `/.git/config` under each DocumentRoot and
-Alias, `/manual/`, the index page, PUT and DELETE where content is served. A request the configuration cannot decide (Redirect, RedirectMatch, mod_rewrite,
-ProxyPass, an <If> that may change access, a client-dependent Require) is never claimed:
-those rules count it as refused. `<Limit>` around access control is judged the same way,
-by asking for a listed and an unlisted method.
+Alias, `/manual/`, the index page, PUT and DELETE where content is served. A request the
+configuration cannot decide (Redirect, RedirectMatch, mod_rewrite, ProxyPass, an <If> that
+may change access, a client-dependent Require) is never claimed: the rules count it as
+refused. `<Limit>` around access control is judged the same way, by asking for a listed
+and an unlisted method.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ _VCS = {".git": "config", ".svn": "wc.db", ".hg": "requires", ".bzr": "branch-fo
 _DENY_VCS = '<DirectoryMatch "/\\.(git|svn|hg|bzr)/"> Require all denied </DirectoryMatch>'
 # Alias targets a package manager owns (Debian's /icons/, the manual): never a checkout.
 _PACKAGED = ("/usr/share/",)
+# More places than this, all servers open: one finding for the tree (one server-level fix).
+_MANY = 10
 _WILDCARDS = {"*", "_default_", "0.0.0.0", "[::]", "::"}
 
 
@@ -100,7 +103,7 @@ def _served(answer: outcome.Outcome | None) -> bool:
 def content_roots(model, vhost: Directive | None) -> list[tuple[str, Directive | None]]:
     """(URL prefix, the line that maps it) for the content a server serves: its
     DocumentRoot, and each Alias to a directory outside package-owned trees."""
-    vobj = next((v for v in model.virtual_hosts() if v.node is vhost), None)
+    vobj = _vhost_objects(model).get(vhost)
     roots: list[tuple[str, Directive | None]] = [
         ("/", model.effective("DocumentRoot", vobj) or vhost)
     ]
@@ -115,38 +118,72 @@ def content_roots(model, vhost: Directive | None) -> list[tuple[str, Directive |
     return roots
 
 
+def _vhost_objects(model) -> dict:
+    """<VirtualHost> node -> the model's VirtualHost, built once per model."""
+    found = model.cache.get("reach.vhosts")
+    if found is None:
+        found = model.cache["reach.vhosts"] = {v.node: v for v in model.virtual_hosts()}
+    return found
+
+
 def _has_directory_section(model, path: str) -> bool:
-    want = path.rstrip("/")
-    return any(d.args and d.args[0].rstrip("/") == want for d in model.find("<Directory"))
+    paths = model.cache.get("reach.dirs")
+    if paths is None:
+        paths = {d.args[0].rstrip("/") for d in model.find("<Directory") if d.args}
+        model.cache["reach.dirs"] = paths
+    return path.rstrip("/") in paths
 
 
 # -- SEC020 -----------------------------------------------------------------------------
 
 
+def _open_vcs(model, vhost: Directive | None, prefix: str) -> tuple[list[str], str]:
+    """The VCS URLs under a prefix an anonymous GET reaches, and why. /.git first: when it
+    is served, the fix covers the others too, so they are not asked (one request per root
+    on a large tree); when it is refused, each other kind is asked on its own."""
+    urls, why = [], ""
+    for kind, name in _VCS.items():
+        url = f"{prefix}{kind}/{name}"
+        _, answer = ask(model, vhost, url)
+        if _served(answer):
+            urls.append(url)
+            why = why or answer.why.split(";")[0]
+            if kind == ".git":
+                break
+    return urls, why
+
+
 @check("SEC020")
 def vcs_metadata_served(model, rule, settings) -> Iterator[Finding]:
-    seen: dict[int, list[str]] = {}
-    found: dict[int, tuple[Directive | None, str, list[str], str]] = {}
-    for vhost in servers(model):
+    found: dict[int, tuple[Directive | None, str, list[str], str, list]] = {}
+    everyone = servers(model)
+    for vhost in everyone:
         for prefix, at in content_roots(model, vhost):
-            urls, why = [], ""
-            for kind, name in _VCS.items():
-                url = f"{prefix}{kind}/{name}"
-                _, answer = ask(model, vhost, url)
-                if _served(answer):
-                    urls.append(url)
-                    why = why or answer.why
+            urls, why = _open_vcs(model, vhost, prefix)
             if not urls:
                 continue
             key = id(at) if at is not None else id(vhost)
-            seen.setdefault(key, []).append(server_label(vhost))
-            found.setdefault(key, (at, prefix, urls, why))
-    for key, (at, prefix, urls, why) in found.items():
-        where = ", ".join(dict.fromkeys(seen[key]))
+            entry = found.setdefault(key, (at, prefix, urls, why, []))
+            entry[4].append(vhost)
+    open_servers = {id(v) for entry in found.values() for v in entry[4]}
+    if len(found) > _MANY and len(open_servers) == len(everyone):
+        # Every server serves them: one finding, one fix at server level, not one per host.
+        at, prefix, urls, why, _ = next(iter(found.values()))
         yield rule.finding(
-            f"{where}: GET {', '.join(urls)} is allowed ({why.split(';')[0]}), so a Git, "
-            f"Subversion, Mercurial or Bazaar working copy deployed under {prefix} would be "
-            f"served, history and credentials included; add {_DENY_VCS}",
+            f"all {len(everyone)} servers serve version-control metadata ({len(found)} "
+            f"places; first: GET {urls[0]} is allowed, {why}), so a Git, Subversion, "
+            f"Mercurial or Bazaar working copy deployed into a site is served, history and "
+            f"credentials included; add at server level {_DENY_VCS}",
+            at,
+            model=model,
+        )
+        return
+    for at, prefix, urls, why, holders in found.values():
+        labels = ", ".join(dict.fromkeys(map(server_label, holders)))
+        yield rule.finding(
+            f"{labels}: GET {', '.join(urls)} is allowed ({why}), "
+            f"so a Git, Subversion, Mercurial or Bazaar working copy deployed under {prefix} "
+            f"would be served, history and credentials included; add {_DENY_VCS}",
             at,
             model=model,
         )
@@ -180,10 +217,17 @@ def _perl_status(model) -> Iterator[tuple[Directive, str]]:
                     break
 
 
+def _manual_aliases(model) -> bool:
+    """Whether any Alias or AliasMatch points into a manual directory (else no server
+    needs asking)."""
+    nodes = model.find("Alias") + model.find("AliasMatch")
+    return any(len(d.args) >= 2 and "manual" in d.args[-1].lower() for d in nodes)
+
+
 @check("SEC021")
 def default_content_served(model, rule, settings) -> Iterator[Finding]:
     done: set[int] = set()
-    for vhost in servers(model):
+    for vhost in servers(model) if _manual_aliases(model) else ():
         manual = _manual(model, vhost)
         if manual is None or id(manual[0]) in done:
             continue
@@ -222,22 +266,35 @@ def _index_file(result: merge.Result) -> str | None:
     return None
 
 
+def _placeholder(path: str) -> str | None:
+    """The placeholder text the file carries, if any."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(65536).decode("utf-8", "replace")
+    except OSError:
+        return None
+    return next((m for m in _WELCOME if m in head), None)
+
+
 @check("SEC022")
 def welcome_page_served(model, rule, settings) -> Iterator[Finding]:
     done: set[str] = set()
+    marked: dict[str, bool] = {}
     for vhost in servers(model):
+        # Read the DocumentRoot's index.html first: only a placeholder page there is worth
+        # asking the merge model about (one cheap read per directory on a large tree).
+        root = merge.docroot(model, vhost)
+        if root not in marked:
+            marked[root] = _placeholder(os.path.join(root, "index.html")) is not None
+        if not marked[root]:
+            continue
         result, answer = ask(model, vhost, "/", files=True)
         if answer is None or answer.status != 200 or "index" not in answer.why:
             continue
         path = _index_file(result)
         if path is None or path in done:
             continue
-        try:
-            with open(path, "rb") as f:
-                head = f.read(65536).decode("utf-8", "replace")
-        except OSError:
-            continue
-        marker = next((m for m in _WELCOME if m in head), None)
+        marker = _placeholder(path)
         if marker is None:
             continue
         done.add(path)
@@ -354,7 +411,11 @@ def methods_unrestricted(model, rule, settings) -> Iterator[Finding]:
                 if answer is None or answer.access != outcome.ALLOWED:
                     continue
                 deciding = answer.deciding
-                if answer.status == 405 and deciding is not None and deciding.lname == "allowmethods":
+                if (
+                    answer.status == 405
+                    and deciding is not None
+                    and deciding.lname == "allowmethods"
+                ):
                     continue  # AllowMethods refuses it
                 passed.append(method)
             if not passed:
