@@ -7,6 +7,11 @@ configuration cannot decide (Redirect, RedirectMatch, mod_rewrite, ProxyPass, an
 may change access, a client-dependent Require) is never claimed: the rules count it as
 refused. `<Limit>` around access control is judged the same way, by asking for a listed
 and an unlisted method.
+
+A tree of thousands of virtual hosts mostly repeats one pattern (names and logs differ, the
+sections do not): the rules ask once per `merge.shape` (the first server of each shape
+stands for the others, its own lines mapped to theirs by position), so they cost a
+lookup per host, not a merge.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from .. import authz, merge, outcome
+from .. import authz, merge, outcome, vhosts
 from ..findings import Finding
 from ..registry import check
 from ..syntax import Directive
@@ -44,36 +49,85 @@ def _at(node: Directive | None) -> str:
 
 def _main_answers(model) -> bool:
     """Whether the main server answers some connection: no virtual host at all, or a
-    Listen port that no wildcard <VirtualHost> covers (a connection there, or to an
-    address no specific host names, falls to the main server)."""
-    vhosts = model.virtual_hosts()
-    if not vhosts:
+    Listen address for which the virtual-host map chooses none (a specific one when Listen
+    names an address, else the wildcard's: some local address no host names)."""
+    if not model.virtual_hosts():
         return True
-    covered: set[str] = set()
-    for v in vhosts:
-        for arg in v.node.args:
-            host, _, port = arg.rpartition(":") if ":" in arg else (arg, "", "*")
-            if host in _WILDCARDS or arg in _WILDCARDS:
-                covered.add(port or "*")
-    if "*" in covered:
-        return False
+    vmap = vhosts.vhost_map(model)
     for node in model.top("listen"):
         if not node.args:
             continue
-        word = node.args[0]
-        port = word.rsplit(":", 1)[-1] if ":" in word else word
-        if port not in covered:
+        host, port = vhosts.split_hostport(node.args[0])
+        if port is None:
+            host, port = "*", host
+        if not port.isdigit():
+            return True  # not a port httpd would take: claim nothing away
+        if host in _WILDCARDS:
+            host = "*"
+        if vmap.select(host.strip("[]") if host != "*" else host, int(port), None)[0] is None:
             return True
     return False
 
 
 def servers(model) -> list[Directive | None]:
     """The servers a request can reach: each <VirtualHost>, and the main server (None)
-    when a connection can fall to it."""
-    found: list[Directive | None] = [v.node for v in model.virtual_hosts()]
-    if _main_answers(model):
-        found.insert(0, None)
+    when a connection can fall to it (built once per model)."""
+    found = model.cache.get("reach.servers")
+    if found is None:
+        found = [v.node for v in model.virtual_hosts()]
+        if _main_answers(model):
+            found.insert(0, None)
+        model.cache["reach.servers"] = found
     return found
+
+
+# -- one question per shape of server ----------------------------------------------------
+
+
+def _shapes(model) -> dict:
+    """Server -> (a number per distinct `merge.shape` key, its own lines): the key is
+    hashed once here, the rules' memos look up the number. The main server is shape 0."""
+    found = model.cache.get("reach.shapes")
+    if found is None:
+        numbers: dict[tuple, int] = {}
+        found = {None: (0, [])}
+        for v in servers(model):
+            if v is not None:
+                key, lines = merge.shape(v)
+                found[v] = (numbers.setdefault(key, len(numbers) + 1), lines)
+        model.cache["reach.shapes"] = found
+    return found
+
+
+def _ref(node: Directive | None, server: Directive | None, lines: list[Directive]) -> tuple:
+    """Where a line stands for a server: one of its own lines by position, the server
+    itself, or a line every server shares (the main server's)."""
+    if node is not None and node is server:
+        return ("server",)
+    for i, own in enumerate(lines):
+        if own is node:
+            return ("own", i)
+    return ("shared", node)
+
+
+def _deref(ref: tuple, server: Directive | None, lines: list[Directive]) -> Directive | None:
+    if ref[0] == "own":
+        return lines[ref[1]]
+    return server if ref[0] == "server" else ref[1]
+
+
+def per_shape(model, name: str, compute) -> Iterator[tuple[Directive | None, list, list]]:
+    """(server, its own lines, COMPUTE's answer) for each server in order, COMPUTE(server,
+    lines) called for the first server of each shape only (NAME keeps its answers apart
+    from other rules'). An answer that names lines holds them as `_ref`s."""
+    memo = model.cache.setdefault(("reach.memo", name), {})
+    shapes = _shapes(model)
+    for server in servers(model):
+        key, lines = shapes[server]
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = compute(server, lines)
+        yield server, lines, found
 
 
 def server_label(vhost: Directive | None) -> str:
@@ -153,22 +207,38 @@ def _open_vcs(model, vhost: Directive | None, prefix: str) -> tuple[list[str], s
     return urls, why
 
 
+def _open_roots(model):
+    """The compute for `per_shape`: (prefix, the line mapping it as a `_ref`) of each
+    content root where VCS metadata is served."""
+
+    def compute(server, lines):
+        found = []
+        for prefix, at in content_roots(model, server):
+            if _open_vcs(model, server, prefix)[0]:
+                found.append((prefix, _ref(at, server, lines)))
+        return found
+
+    return compute
+
+
 @check("SEC020")
 def vcs_metadata_served(model, rule, settings) -> Iterator[Finding]:
-    found: dict[int, tuple[Directive | None, str, list[str], str, list]] = {}
+    # The line mapping each root -> (it, its prefix, its servers); the URLs and the reason
+    # are asked again of the first server only for what is reported, as the reason names
+    # that server's own line.
+    found: dict[int, tuple[Directive | None, str, list]] = {}
     everyone = servers(model)
-    for vhost in everyone:
-        for prefix, at in content_roots(model, vhost):
-            urls, why = _open_vcs(model, vhost, prefix)
-            if not urls:
-                continue
+    open_servers = 0
+    for vhost, lines, roots in per_shape(model, "SEC020", _open_roots(model)):
+        open_servers += bool(roots)
+        for prefix, ref in roots:
+            at = _deref(ref, vhost, lines)
             key = id(at) if at is not None else id(vhost)
-            entry = found.setdefault(key, (at, prefix, urls, why, []))
-            entry[4].append(vhost)
-    open_servers = {id(v) for entry in found.values() for v in entry[4]}
-    if len(found) > _MANY and len(open_servers) == len(everyone):
+            found.setdefault(key, (at, prefix, []))[2].append(vhost)
+    if len(found) > _MANY and open_servers == len(everyone):
         # Every server serves them: one finding, one fix at server level, not one per host.
-        at, prefix, urls, why, _ = next(iter(found.values()))
+        at, prefix, holders = next(iter(found.values()))
+        urls, why = _open_vcs(model, holders[0], prefix)
         yield rule.finding(
             f"all {len(everyone)} servers serve version-control metadata ({len(found)} "
             f"places; first: GET {urls[0]} is allowed, {why}), so a Git, Subversion, "
@@ -178,7 +248,8 @@ def vcs_metadata_served(model, rule, settings) -> Iterator[Finding]:
             model=model,
         )
         return
-    for at, prefix, urls, why, holders in found.values():
+    for at, prefix, holders in found.values():
+        urls, why = _open_vcs(model, holders[0], prefix)
         labels = ", ".join(dict.fromkeys(map(server_label, holders)))
         yield rule.finding(
             f"{labels}: GET {', '.join(urls)} is allowed ({why}), "
@@ -221,7 +292,11 @@ def _manual_aliases(model) -> bool:
     """Whether any Alias or AliasMatch points into a manual directory (else no server
     needs asking)."""
     nodes = model.find("Alias") + model.find("AliasMatch")
-    return any(len(d.args) >= 2 and "manual" in d.args[-1].lower() for d in nodes)
+    # The text first: splitting the words of every Alias of a large tree costs more.
+    return any(
+        "manual" in d.raw.lower() and len(d.args) >= 2 and "manual" in d.args[-1].lower()
+        for d in nodes
+    )
 
 
 @check("SEC021")
@@ -280,30 +355,36 @@ def _placeholder(path: str) -> str | None:
 def welcome_page_served(model, rule, settings) -> Iterator[Finding]:
     done: set[str] = set()
     marked: dict[str, bool] = {}
-    for vhost in servers(model):
+
+    def compute(vhost, lines):
+        """(the placeholder index page GET / serves, its marker, the line mapping it as a
+        `_ref`), or None."""
         # Read the DocumentRoot's index.html first: only a placeholder page there is worth
         # asking the merge model about (one cheap read per directory on a large tree).
         root = merge.docroot(model, vhost)
         if root not in marked:
             marked[root] = _placeholder(os.path.join(root, "index.html")) is not None
         if not marked[root]:
-            continue
+            return None
         result, answer = ask(model, vhost, "/", files=True)
         if answer is None or answer.status != 200 or "index" not in answer.why:
-            continue
+            return None
         path = _index_file(result)
-        if path is None or path in done:
-            continue
-        marker = _placeholder(path)
+        marker = None if path is None else _placeholder(path)
         if marker is None:
+            return None
+        return path, marker, _ref(result.mapped_by or vhost, vhost, lines)
+
+    for vhost, lines, page in per_shape(model, "SEC022", compute):
+        if page is None or page[0] in done:
             continue
+        path, marker, ref = page
         done.add(path)
-        at = result.mapped_by or vhost
         yield rule.finding(
             f"GET / on {server_label(vhost)} serves {path}, the packaged placeholder page "
             f"({marker!r}): it tells every visitor which server and distribution run here; "
             "replace it with the site's content or an empty page",
-            at,
+            _deref(ref, vhost, lines),
             model=model,
         )
 
@@ -388,21 +469,19 @@ def limit_leaves_methods_open(model, rule, settings) -> Iterator[Finding]:
 _WRITES = ("PUT", "DELETE", "PATCH")
 
 
-@check("SEC024")
-def methods_unrestricted(model, rule, settings) -> Iterator[Finding]:
-    allowed = [m.upper() for m in rule.param("allowed", settings)]
-    done: set[int] = set()
-    for vhost in servers(model):
+def _unlimited_roots(model, allowed: list[str]):
+    """The compute for `per_shape`: (prefix, its line as a `_ref`, the write methods that
+    pass) for each content root and ScriptAlias where one passes."""
+
+    def compute(vhost, lines):
         roots = content_roots(model, vhost)
         roots += [
             (d.args[0], d)
             for d in merge.aliases(model, vhost)
             if d.lname == "scriptalias" and len(d.args) == 2
         ]
+        found = []
         for prefix, at in roots:
-            key = id(at) if at is not None else id(vhost)
-            if key in done:
-                continue
             passed = []
             for method in _WRITES:
                 if method in allowed:
@@ -418,7 +497,22 @@ def methods_unrestricted(model, rule, settings) -> Iterator[Finding]:
                 ):
                     continue  # AllowMethods refuses it
                 passed.append(method)
-            if not passed:
+            found.append((prefix, _ref(at, vhost, lines), passed))
+        return found
+
+    return compute
+
+
+@check("SEC024")
+def methods_unrestricted(model, rule, settings) -> Iterator[Finding]:
+    allowed = [m.upper() for m in rule.param("allowed", settings)]
+    done: set[int] = set()
+    memo = f"SEC024 {' '.join(allowed)}"
+    for vhost, lines, roots in per_shape(model, memo, _unlimited_roots(model, allowed)):
+        for prefix, ref, passed in roots:
+            at = _deref(ref, vhost, lines)
+            key = id(at) if at is not None else id(vhost)
+            if key in done or not passed:
                 continue
             done.add(key)
             yield rule.finding(
