@@ -1,6 +1,7 @@
 """Reachability checks: what an anonymous client gets for URLs that should never answer.
 
-Every rule here asks the merge model (`merge.resolve`, then `outcome.decide`) for real
+Every rule here but SEC025 (which looks for sample CGI scripts in each ScriptAlias
+directory) asks the merge model (`merge.resolve`, then `outcome.decide`) for real
 requests on each server that can answer one: `/.git/config` under each DocumentRoot and
 Alias, `/manual/`, the index page, PUT and DELETE where content is served. A request the
 configuration cannot decide (Redirect, RedirectMatch, mod_rewrite, ProxyPass, an <If> that
@@ -522,4 +523,33 @@ def methods_unrestricted(model, rule, settings) -> Iterator[Finding]:
                 "denied </LimitExcept> (or AllowMethods)",
                 at,
                 model=model,
+            )
+
+
+# -- SEC025 (filesystem) ----------------------------------------------------------------
+
+# The sample CGI scripts httpd's install puts in cgi-bin (CIS 5.5: printenv, 5.6: test-cgi).
+_SAMPLE_CGI = ("printenv", "printenv.vbs", "printenv.wsf", "test-cgi")
+
+
+@check("SEC025")
+def sample_cgi_present(model, rule, settings) -> Iterator[Finding]:
+    done: set[str] = set()
+    fence = model.config.confine
+    for node in model.find("ScriptAlias"):
+        if len(node.args) != 2:
+            continue
+        # Relative to ServerRoot: mod_alias's try_alias_list runs ap_server_root_relative
+        # on the path it maps each request to (the directive itself keeps the text).
+        target = os.path.normpath(os.path.join(model.config.server_root, node.args[1]))
+        if target in done or (fence is not None and not fence.inside(target)):
+            continue
+        done.add(target)
+        found = [n for n in _SAMPLE_CGI if os.path.isfile(os.path.join(target, n))]
+        if found:
+            yield rule.finding(
+                f"{_show(node)}: {target} holds {', '.join(found)}, httpd's sample CGI "
+                f"scripts: anyone who asks for {node.args[0].rstrip('/')}/{found[0]} gets "
+                "the server's environment and settings; delete them",
+                node,
             )
