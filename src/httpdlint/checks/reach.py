@@ -50,22 +50,32 @@ def _at(node: Directive | None) -> str:
 
 def _main_answers(model) -> bool:
     """Whether the main server answers some connection: no virtual host at all, or a
-    Listen address for which the virtual-host map chooses none (a specific one when Listen
-    names an address, else the wildcard's: some local address no host names)."""
+    Listen address that no <VirtualHost> covers (a wildcard one on its port, or one that
+    names the address Listen names). The addresses are compared as written: building the
+    whole virtual-host map costs more than every other reach question on a large tree."""
     if not model.virtual_hosts():
         return True
-    vmap = vhosts.vhost_map(model)
+    wild: set[str] = set()
+    named: set[tuple[str, str]] = set()
+    for v in model.virtual_hosts():
+        for arg in v.addresses:
+            host, port = vhosts.split_hostport(arg)
+            port = port or "*"
+            if host in _WILDCARDS:
+                wild.add(port)
+            else:
+                named.add((host, port))
+    if "*" in wild:
+        return False
     for node in model.top("listen"):
         if not node.args:
             continue
         host, port = vhosts.split_hostport(node.args[0])
         if port is None:
-            host, port = "*", host
-        if not port.isdigit():
-            return True  # not a port httpd would take: claim nothing away
-        if host in _WILDCARDS:
-            host = "*"
-        if vmap.select(host.strip("[]") if host != "*" else host, int(port), None)[0] is None:
+            host, port = "*", host  # every local address: some address no host names
+        if port in wild:
+            continue
+        if host in _WILDCARDS or not ({(host, port), (host, "*")} & named):
             return True
     return False
 
