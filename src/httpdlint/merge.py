@@ -407,27 +407,33 @@ def _rewrites_here(result: Result, applied: list[Directive]) -> None:
 
 # -- from URL to file -------------------------------------------------------------------
 
+# The lines of a server that map a URL to a file, in the order mod_alias, mod_rewrite and
+# mod_proxy's translate hooks run.
+_REDIRECTS = ("redirect", "redirectmatch", "redirectpermanent", "redirecttemp")
+_PROXIES = ("proxypass", "proxypassmatch")
+_ALIASES = ("alias", "scriptalias", "aliasmatch", "scriptaliasmatch")
+
 
 def _translate(model, ctx: Context, result: Result, url: str) -> str | None:
     vhost = ctx.vhost
     own = vhost.children or [] if vhost is not None else []
 
-    def named(*names: str) -> list[Directive]:
+    def named(names: tuple[str, ...]) -> list[Directive]:
         # mod_alias: a virtual host's own lines first, then the server's.
         return [d for d in own if d.lname in names] + _top(model, names)
 
-    for d in named("redirect", "redirectmatch", "redirectpermanent", "redirecttemp"):
+    for d in named(_REDIRECTS):
         if _on(d, _redirect_matches, d, url):
             result.undecided.append((f"{d.name} sends this URL elsewhere", d))
             return None
     rewrite = _rewrite_applies(model, vhost, url)
     if rewrite is not None:
         result.undecided.append((f"mod_rewrite may change this URL ({rewrite.name})", rewrite))
-    for d in named("proxypass", "proxypassmatch"):
+    for d in named(_PROXIES):
         if len(d.args) >= 2 and d.args[1] != "!" and _on(d, _prefix_or_regex, d, url):
             result.undecided.append((f"{d.name} hands this URL to {d.args[1]}", d))
             return None
-    for d in named("alias", "scriptalias", "aliasmatch", "scriptaliasmatch"):
+    for d in named(_ALIASES):
         target = _on(d, _alias_target, d, url)
         if target is not None:
             result.mapped_by = d
@@ -472,10 +478,16 @@ def aliases(model, vhost: Directive | None) -> list[Directive]:
     return own + _top(model, ("alias", "scriptalias"))
 
 
+_STATUS_WORDS = {"permanent", "temp", "seeother", "gone"}
+
+
 def _redirect_matches(d: Directive, url: str) -> bool:
     args = d.args
     if d.lname == "redirectmatch":
-        args = args[1:] if len(args) > 2 else args
+        # A status first (mod_alias: a keyword or a leading digit), as in `RedirectMatch
+        # 404 regex`, which takes no URL.
+        status = bool(args) and (args[0][:1].isdigit() or args[0].lower() in _STATUS_WORDS)
+        args = args[1:] if len(args) > 2 or status else args
         return bool(args) and _search(args[0], url)
     if len(args) >= 2 and not args[0].startswith("/"):
         args = args[1:]  # the status word
@@ -551,6 +563,52 @@ def _rewrite_applies(model, vhost: Directive | None, url: str) -> Directive | No
         if _on(d, _search, pattern, url, flags) != negate:
             return d
     return None
+
+
+# -- servers that answer alike ------------------------------------------------------------
+
+# A virtual host's own lines (besides its sections) that `resolve` reads: the merged ones
+# but Header (it only fills the `applied` listing), and those that map a URL to a file.
+_SHAPED = (MERGED - {"header"}) | {
+    *_REDIRECTS, *_PROXIES, *_ALIASES,
+    "documentroot", "rewriteengine", "rewriteoptions", "userdir",
+}  # fmt: skip
+_SECTIONS = {*_DIR_KINDS, *_FILE_KINDS, *_LOC_KINDS, *_IF_KINDS}
+
+
+def shape(vhost: Directive) -> tuple[tuple, list[Directive]]:
+    """(key, lines): what of a virtual host `resolve` and `outcome.decide` read, and those
+    of its own lines it reads (its sections whole). Two hosts with equal keys get the same
+    answer to every request, their own lines taken position for position, as everything
+    else (the main server's lines, the loaded modules, the files) is shared: so a rule can
+    ask once for all the hosts of a tree that differ only in names and logs.
+
+    The key holds each line's name and text (after ${VAR} expansion), and for a section
+    each of its nodes, depth first, with how many children it has (-1: a directive), so a
+    nesting is told apart. Flat and built in one loop: it runs once per host of a tree."""
+    lines: list[Directive] = []
+    key: list = []
+    add = key.append
+    for d in vhost.children or ():
+        lname = d.lname
+        if lname in _SHAPED:
+            lines.append(d)
+            add(lname)
+            add(d.raw)
+        elif lname in _SECTIONS:
+            lines.append(d)
+            stack = [d]
+            while stack:  # no recursion: sections nest deeper than Python's stack
+                node = stack.pop()
+                add(node.lname)
+                add(node.raw)
+                kids = node.children
+                if kids is None:
+                    add(-1)
+                else:
+                    add(len(kids))
+                    stack.extend(reversed(kids))
+    return tuple(key), lines
 
 
 # -- mod_userdir -------------------------------------------------------------------------

@@ -95,8 +95,9 @@ def _first_line(section: authz.Section) -> Directive | None:
     return section.node
 
 
-def decide(model, result: Result, request: Request) -> Outcome:
-    """Access, then what serves the request, as far as the configuration tells."""
+def decide(model, result: Result, request: Request, *, files: bool = True) -> Outcome:
+    """Access, then what serves the request, as far as the configuration tells; with
+    files=False it stops before the file on this machine (rules that read no files)."""
     if result.undecided:
         what, node = result.undecided[0]
         return Outcome(DEPENDS, None, f"{what} ({_at(node)}): no status is claimed", node)
@@ -120,6 +121,8 @@ def decide(model, result: Result, request: Request) -> Outcome:
         return Outcome(ALLOWED, 200, f"{shown.why}; core answers OPTIONS")
     if method not in _READS:
         return Outcome(ALLOWED, 405, f"{shown.why}; nothing here handles {method}")
+    if not files:
+        return Outcome(ALLOWED, None, f"{shown.why}; the file is not looked at")
     return _file(model, result, request, shown)
 
 
