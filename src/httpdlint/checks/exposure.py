@@ -141,8 +141,14 @@ def runtime_file_in_document_root(model, rule, settings) -> Iterator[Finding]:
     if not nodes:
         return
     roots = {docroot(model, None): None}
+    # One root per distinct DocumentRoot line (a host without one maps under the main
+    # server's): thousands of hosts mostly share a handful.
+    seen: set[str] = set()
     for vhost in model.virtual_hosts():
-        roots.setdefault(docroot(model, vhost.node), vhost.node)
+        own = vhost.own("DocumentRoot")
+        if own is not None and own.raw not in seen:
+            seen.add(own.raw)
+            roots.setdefault(docroot(model, vhost.node), vhost.node)
     for node in nodes:
         path = _runtime_path(model, node)
         if path is None:
