@@ -23,7 +23,7 @@ import pytest
 from stacklab import foreground_apache, free_port
 
 RULES = Path(__file__).parent / "fixtures" / "rules"
-CODES = [f"SEC0{n}" for n in range(30, 41)] + ["LOG010", "COR030", "COR031", "UPG020"]
+CODES = [f"SEC0{n}" for n in range(30, 42)] + ["LOG010", "COR030", "COR031", "UPG020"]
 MODULES = Path("/usr/lib/apache2/modules")
 # Apache 2.2 builds its MPM into the binary; 2.4 loads it, so a 2.2 fixture gets one here.
 PRE_22 = f"LoadModule mpm_prefork_module {MODULES}/mod_mpm_prefork.so"
@@ -189,3 +189,50 @@ def test_http_twin_live(apache2_bin: str, tmp_path: Path) -> None:
         status, location, _ = _get(http_port)
         assert (status, location) == (301, "https://twin.test/")
         assert _get(https_port, tls=True)[0] == 200
+
+
+def test_framing_live(apache2_bin: str, apache2_modules_dir: Path, tmp_path: Path) -> None:
+    """SEC041 flags exactly the host real httpd answers without X-Frame-Options: the one
+    that unsets the header the server level sets."""
+    port = free_port()
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www/index.html").write_text("hi\n")
+    m = apache2_modules_dir
+    conf = tmp_path / "httpd.conf"
+    conf.write_text(
+        f"""ServerRoot {tmp_path}
+ServerName localhost
+Listen 127.0.0.1:{port}
+LoadModule mpm_prefork_module {m}/mod_mpm_prefork.so
+LoadModule authz_core_module {m}/mod_authz_core.so
+LoadModule headers_module {m}/mod_headers.so
+PidFile {tmp_path}/httpd.pid
+ErrorLog {tmp_path}/error.log
+DocumentRoot {tmp_path}/www
+<Directory {tmp_path}/www>
+    Require all granted
+</Directory>
+Header always set X-Frame-Options SAMEORIGIN
+<VirtualHost 127.0.0.1:{port}>
+    ServerName unset.example.com
+    Header always unset X-Frame-Options
+</VirtualHost>
+<VirtualHost 127.0.0.1:{port}>
+    ServerName keep.example.com
+</VirtualHost>
+"""
+    )
+    code, doc = _check(str(conf), "--profile", "cis", "--select", "SEC041")
+    flagged = {f["line"] for f in doc["findings"] if f["rule"] == "SEC041"}
+    lines = conf.read_text().splitlines()
+    unset_line = next(i for i, t in enumerate(lines, 1) if "unset.example.com" in t) - 1
+    assert flagged == {unset_line}, doc["findings"]
+    with foreground_apache(apache2_bin, conf, port):
+        for host, expected in (("unset.example.com", None), ("keep.example.com", "SAMEORIGIN")):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            c.request("GET", "/", headers={"Host": host})
+            r = c.getresponse()
+            r.read()
+            # `always`: error pages carry it too (the children may not read pytest's tmp).
+            assert r.getheader("X-Frame-Options") == expected, (host, r.status)
+            c.close()

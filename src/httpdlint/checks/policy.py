@@ -294,3 +294,61 @@ def access_log_fields(model, rule, settings) -> Iterator[Finding]:
                     '"%h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\" \\"%{User-Agent}i\\"")',
                     node,
                 )
+
+
+# -- SEC041: framing ----------------------------------------------------------------------
+
+# `Header [always|onsuccess] ACTION NAME VALUE`: the actions that leave the header set.
+_SETS = {"set", "append", "merge", "add", "setifempty"}
+
+
+def _header(node: Directive) -> tuple[str, str, str] | None:
+    """(action, header name lowercased, value) of a Header line, None for others."""
+    args = list(node.args)
+    if args and args[0].lower() in ("always", "onsuccess"):
+        args = args[1:]
+    if len(args) < 2:
+        return None
+    return args[0].lower(), args[1].lower(), args[2] if len(args) > 2 else ""
+
+
+def _framing(lines: Iterator[Directive]) -> bool:
+    """Whether the Header lines, in merge order, leave framing restricted."""
+    said: dict[str, str] = {}
+    for node in lines:
+        parsed = _header(node)
+        if parsed is None:
+            continue
+        action, name, value = parsed
+        if action == "unset":
+            said.pop(name, None)
+        elif action in _SETS and name in ("x-frame-options", "content-security-policy"):
+            said[name] = value
+    xfo = said.get("x-frame-options", "").strip().lower()
+    return (
+        xfo in ("deny", "sameorigin")
+        or "frame-ancestors" in said.get("content-security-policy", "").lower()
+    )
+
+
+@check("SEC041")
+def framing_unrestricted(model, rule, settings) -> Iterator[Finding]:
+    from ..merge import Request, resolve
+
+    servers = [v.node for v in model.virtual_hosts()] or [None]
+    for server in servers:
+        result = resolve(model, server, Request(url="/"))
+        if result.undecided:
+            continue
+        lines = (d for a in result.applied for d in a.lines if d.lname == "header")
+        if _framing(lines):
+            continue
+        where = f"<{server.section_label()}>" if server is not None else "the main server"
+        yield rule.finding(
+            f"GET / on {where} is answered without X-Frame-Options or a Content-Security-"
+            "Policy frame-ancestors: any site can frame the pages and trick a visitor into "
+            "clicking in them; add Header always set X-Frame-Options SAMEORIGIN (or "
+            "Content-Security-Policy \"frame-ancestors 'self'\")",
+            server,
+            model=model,
+        )
