@@ -1,4 +1,5 @@
-"""Bounds on what a configuration can make this tool do: read files it names, and run long.
+"""Bounds on what a configuration can make this tool do: read files it names, run long, and
+run programs (only root-owned binaries nobody else can write: `binary_refusal`).
 
 A configuration comes from anyone (a pull request) and names paths of its choosing: its
 `ErrorLog` may be a FIFO or /dev/zero, its `PidFile` /dev/urandom, an `envvars` beside it a
@@ -16,6 +17,7 @@ import signal
 import stat
 
 __all__ = [
+    "binary_refusal",
     "ENVVARS_MAX_BYTES",
     "RunTimeout",
     "NotRegular",
@@ -97,3 +99,20 @@ def disarm_timeout() -> None:
     """Stop the clock (before writing the result: a result is not cut half way)."""
     if hasattr(signal, "setitimer"):
         signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def binary_refusal(path: str) -> str | None:
+    """Why `path` must not be run (httpd for `-V`, psql), or None: it (after its links) and
+    its directory must belong to root and be writable by no one else, or anyone who could
+    write them would run code as whoever runs httpdlint."""
+    real = os.path.realpath(path)
+    for what, where in (("binary", real), ("directory", os.path.dirname(real))):
+        try:
+            st = os.stat(where)
+        except OSError as exc:
+            return f"{where}: {exc.strerror}"
+        if st.st_uid != 0:
+            return f"its {what} {where} is owned by uid {st.st_uid}, not root"
+        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return f"its {what} {where} is writable by group or others"
+    return None

@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import stat
 import subprocess
 from dataclasses import dataclass, field
 
+from .bounds import binary_refusal
 from .errors import ConfigError
 
 # Program names of httpd: upstream, Debian's, SUSE's one binary per MPM, old RHEL/FreeBSD ones.
@@ -195,23 +195,6 @@ def provenance_line(model) -> str:
 
 
 # --------------------------------------------------------------------------- binaries
-
-
-def binary_refusal(path: str) -> str | None:
-    """Why `path` must not be run for `-V`, or None: it (after its links) and its directory
-    must belong to root and be writable by no one else, or anyone who could write them would
-    run code as whoever runs httpdlint."""
-    real = os.path.realpath(path)
-    for what, where in (("binary", real), ("directory", os.path.dirname(real))):
-        try:
-            st = os.stat(where)
-        except OSError as exc:
-            return f"{where}: {exc.strerror}"
-        if st.st_uid != 0:
-            return f"its {what} {where} is owned by uid {st.st_uid}, not root"
-        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            return f"its {what} {where} is writable by group or others"
-    return None
 
 
 def find_binaries(prefix: str = "/") -> list[str]:

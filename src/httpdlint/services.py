@@ -48,6 +48,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterable
@@ -536,9 +537,62 @@ def mysql_ceiling(root: ProcessInfo, measured: int, physical: int = 0, proc: str
 # --------------------------------------------------------------------------- PostgreSQL
 
 
+#: The client that asks a running PostgreSQL for its settings, by absolute path only.
+PSQL = "/usr/bin/psql"
+
+
+def postgres_show(root: ProcessInfo, proc: str = PROC) -> tuple[int, str] | None:
+    """(shared_buffers in bytes, how it was asked) from the running server itself: `SHOW
+    shared_buffers` by psql over its own Unix socket, run as the server's owner (peer
+    authentication, no password). Only as root, with a root-owned psql; None otherwise or
+    when it does not answer within 3 s. The files can say another value than the one in
+    force: an edit since the last restart."""
+    from httpdlint.bounds import binary_refusal
+
+    if os.geteuid() != 0 or not os.path.isfile(PSQL) or binary_refusal(PSQL):
+        return None
+    sockets = [path for kind, path in listening(root.pid, proc) if kind == "unix"]
+    found = next((p for p in sockets if os.path.basename(str(p)).startswith(".s.PGSQL.")), None)
+    if found is None:
+        return None
+    directory, port = os.path.dirname(str(found)), os.path.basename(str(found))[9:]
+    try:
+        import pwd
+
+        role = pwd.getpwuid(root.uid).pw_name
+        done = subprocess.run(
+            [PSQL, "-X", "-A", "-t", "-h", directory, "-p", port, "-U", role, "-d", "postgres",
+             "-c", "SHOW shared_buffers"],
+            capture_output=True, text=True, timeout=3, cwd="/", user=root.uid,
+            env={"PATH": "/usr/bin:/bin", "PGCONNECT_TIMEOUT": "2", "LANG": "C"},
+        )  # fmt: skip
+    except (OSError, KeyError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    try:
+        size = cfg.postgres_size(done.stdout.strip())
+    except ValueError:
+        return None
+    return size, f"SHOW shared_buffers via {found} as {role}"
+
+
 def postgres_ceiling(
     root: ProcessInfo, measured: int, physical: int = 0, proc: str = PROC
 ) -> Ceiling:
+    """(ceiling, source, basis): shared_buffers as the running server says it, and as its
+    command line or postgresql.conf says it (the larger: a value edited since the last
+    restart is what the next one brings)."""
+    running = postgres_show(root, proc)
+    size, source, basis = _postgres_files(root, proc)
+    if running is None:
+        return size, source, basis
+    if size is None or running[0] >= size:
+        return running[0], f"{running[1]}: {format_size(running[0])}; files: {source}", "config"
+    return size, f"{source}; in force now {format_size(running[0])} ({running[1]})", basis
+
+
+def _postgres_files(root: ProcessInfo, proc: str) -> Ceiling:
     """(ceiling, source, basis): shared_buffers from the command line or postgresql.conf."""
     opts = cfg.postgres_options(_argv(root.pid, proc))
     data = opts.get("data_directory") or ""
