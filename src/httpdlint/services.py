@@ -498,15 +498,71 @@ def memcached_ceiling(
 # --------------------------------------------------------------------------- MariaDB / MySQL
 
 
+#: The clients that ask a running MariaDB or MySQL for its settings, by absolute path only.
+MYSQL_CLIENTS = ("/usr/bin/mariadb", "/usr/bin/mysql")
+_MYSQL_ASK = "SELECT @@innodb_buffer_pool_size, @@innodb_log_buffer_size, @@key_buffer_size"
+
+
+def mysql_show(root: ProcessInfo, proc: str = PROC) -> tuple[tuple[int, int, int], str] | None:
+    """((buffer pool, log buffer, key buffer), how it was asked) from the running server: a
+    root-owned client over the server's own Unix socket as root (MariaDB's unix_socket
+    authentication, no password). Only as root; None otherwise or when it does not answer
+    within 3 s. `SET GLOBAL innodb_buffer_pool_size` changes the pool with no file saying so."""
+    from httpdlint.bounds import binary_refusal
+
+    client = next((c for c in MYSQL_CLIENTS if os.path.isfile(c) and not binary_refusal(c)), None)
+    if os.geteuid() != 0 or client is None:
+        return None
+    found = next((str(p) for kind, p in listening(root.pid, proc) if kind == "unix"), None)
+    if found is None:
+        return None
+    try:
+        done = subprocess.run(
+            [client, "--no-defaults", "-S", found, "-u", "root", "-N", "-B",
+             "--connect-timeout=2", "-e", _MYSQL_ASK],
+            capture_output=True, text=True, timeout=3, cwd="/",
+            env={"PATH": "/usr/bin:/bin", "LANG": "C"},
+        )  # fmt: skip
+        pool, log, key = (int(x) for x in done.stdout.split())
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    return (pool, log, key), f"{_MYSQL_ASK.replace('SELECT ', '')} via {found}"
+
+
+def _innodb(pool: int, log: int, key: int) -> int:
+    return int(pool * (1 + INNODB_OVERHEAD)) + log + key
+
+
 def mysql_ceiling(root: ProcessInfo, measured: int, physical: int = 0, proc: str = PROC) -> Ceiling:
-    """(ceiling, source, basis): InnoDB buffer pool + 10 % + log buffer + key buffer."""
+    """(ceiling, source, basis): InnoDB buffer pool + 10 % + log buffer + key buffer, the
+    larger of what the running server says and what its option files say."""
+    size, source, basis = _mysql_files(root, proc)
+    running = mysql_show(root, proc)
+    if running is None:
+        return size, source, basis
+    now = _innodb(*running[0])
+    said = (
+        f"the server says buffer pool {format_size(running[0][0])}, log buffer "
+        f"{format_size(running[0][1])}, key buffer {format_size(running[0][2])} ({running[1]})"
+    )
+    if size is None or now >= size:
+        return now, f"{said}, + {INNODB_OVERHEAD * 100:g} %; files: {source}", "config"
+    return size, f"{source}; {said}", basis
+
+
+def _mysql_files(root: ProcessInfo, proc: str) -> Ceiling:
+    """(ceiling, source, basis) from the command line and the option files."""
     argv = _argv(root.pid, proc)
     files: list[str] = list(cfg.MY_CNF)
     given: dict[str, tuple[str, str]] = {}
     for arg in argv[1:]:
         name, sep, value = arg.lstrip("-").partition("=")
         name = name.replace("-", "_").lower().removeprefix("loose_")
-        if name == "defaults_file":
+        if name == "no_defaults":
+            files = []  # the server reads no option file
+        elif name == "defaults_file":
             files = [value]
         elif name == "defaults_extra_file":
             files.append(value)
@@ -530,7 +586,7 @@ def mysql_ceiling(root: ProcessInfo, measured: int, physical: int = 0, proc: str
         + (f" + key_buffer_size {format_size(key_bytes)}" if key_bytes else "")
         + "; per-connection buffers not counted"
     )
-    ceiling = int(pool_bytes * (1 + INNODB_OVERHEAD)) + log_bytes + key_bytes
+    ceiling = _innodb(pool_bytes, log_bytes, key_bytes)
     return ceiling, source, "config" if pool else "default"
 
 
