@@ -202,16 +202,23 @@ class MemCgroup:
         return last
 
 
+def need(condition: bool, what: str) -> None:
+    """Skip locally when CONDITION is false; fail under CI=true (.ci/run installs it all)."""
+    if not condition:
+        import pytest
+
+        if IN_CI:
+            pytest.fail(f"{what} is required in CI (CI=true) but missing")
+        pytest.skip(f"{what} is missing")
+
+
 def memcg_or_skip() -> MemCgroup:
     """A MemCgroup for a test: when none can be made, a failure under CI=true, else a skip."""
     try:
         return MemCgroup()
     except CgroupUnavailable as err:
-        import pytest
-
-        if IN_CI:
-            pytest.fail(f"a memory cgroup is required in CI (CI=true): {err}")
-        pytest.skip(str(err))
+        need(False, f"a memory cgroup ({err})")
+        raise  # not reached: need() fails or skips
 
 
 def free_port() -> int:

@@ -29,23 +29,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
+import stacklab
 from stacklab import free_port, hold_all, memcg_or_skip, start_apache, stop_pid
 
 MIB = 1024**2
 GIB = 1024**3
 RAM = GIB
 RESERVE = 200 * MIB
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 MODULES = Path("/usr/lib/apache2/modules")
 
 
 def need(path: str | Path, package: str) -> None:
     """Skip locally, fail under CI=true, when a package the stack needs is missing."""
-    if not Path(path).exists():
-        if IN_CI:
-            pytest.fail(f"{package} is required in CI (CI=true) but {path} is missing")
-        pytest.skip(f"{package} is not installed ({path})")
+    stacklab.need(Path(path).exists(), f"{package} ({path})")
 
 
 def base_config(root: Path, port: int, mpm: str) -> str:

@@ -26,20 +26,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from stacklab import need
 
 ROOT = Path(__file__).resolve().parents[1]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SYSTEM_PYTHON = "/usr/bin/python3"
 CLEAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 EXAMPLE = "examples/outage/conf/httpd.conf"
-
-
-def need(condition: bool, what: str) -> None:
-    """Skip locally when CONDITION is false; fail under CI=true."""
-    if not condition:
-        if IN_CI:
-            pytest.fail(f"{what} is required in CI (CI=true) but missing")
-        pytest.skip(f"{what} is missing")
 
 
 def clean_env(home: Path) -> dict[str, str]:

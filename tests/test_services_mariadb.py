@@ -18,20 +18,13 @@ import time
 from pathlib import Path
 
 import pytest
-from stacklab import IN_CI
+from stacklab import need
 
 from httpdlint import measure, services
 
 MIB = 1024**2
 SERVER = "/usr/sbin/mariadbd"
 INSTALL = "/usr/bin/mariadb-install-db"
-
-
-def _need(condition: bool, what: str) -> None:
-    if not condition:
-        if IN_CI:
-            pytest.fail(f"{what} is required in CI (CI=true) but missing")
-        pytest.skip(f"{what} is missing")
 
 
 def _client() -> str:
@@ -41,8 +34,8 @@ def _client() -> str:
 @pytest.fixture
 def server():
     """(mariadbd PID, its socket): a server of our own, stopped by PID."""
-    _need(os.geteuid() == 0, "root (to ask MariaDB through unix_socket authentication)")
-    _need(
+    need(os.geteuid() == 0, "root (to ask MariaDB through unix_socket authentication)")
+    need(
         os.path.isfile(SERVER)
         and os.path.isfile(INSTALL)
         and any(os.path.isfile(c) for c in services.MYSQL_CLIENTS),
@@ -51,7 +44,7 @@ def server():
     try:
         pwd.getpwnam("mysql")
     except KeyError:
-        _need(False, "the mysql user")
+        need(False, "the mysql user")
     root = Path(tempfile.mkdtemp(prefix="httpdlint-mariadb-"))
     data, sock = root / "data", root / "mysqld.sock"
     subprocess.run(["install", "-d", "-o", "mysql", "-g", "mysql", data, root], check=True)

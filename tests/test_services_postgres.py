@@ -19,30 +19,23 @@ import time
 from pathlib import Path
 
 import pytest
-from stacklab import IN_CI, free_port
+from stacklab import free_port, need
 
 from httpdlint import measure, services
 
 MIB = 1024**2
 
 
-def _need(condition: bool, what: str) -> None:
-    if not condition:
-        if IN_CI:
-            pytest.fail(f"{what} is required in CI (CI=true) but missing")
-        pytest.skip(f"{what} is missing")
-
-
 @pytest.fixture
 def cluster():
     """(postgres PID, its data directory): a cluster of our own, stopped by PID."""
-    _need(os.geteuid() == 0, "root (to run PostgreSQL as its own user)")
+    need(os.geteuid() == 0, "root (to run PostgreSQL as its own user)")
     binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
-    _need(bool(binaries) and os.path.isfile(services.PSQL), "PostgreSQL (.ci/run installs it)")
+    need(bool(binaries) and os.path.isfile(services.PSQL), "PostgreSQL (.ci/run installs it)")
     try:
         owner = pwd.getpwnam("postgres")
     except KeyError:
-        _need(False, "the postgres user")
+        need(False, "the postgres user")
     bindir = Path(binaries[-1]).parent
     root = Path(tempfile.mkdtemp(prefix="httpdlint-pg-"))
     os.chown(root, owner.pw_uid, owner.pw_gid)

@@ -23,29 +23,22 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from stacklab import IN_CI, foreground_apache, free_port
+from stacklab import foreground_apache, free_port, need
 from stackrun import base_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
-def _need(condition: bool, what: str) -> None:
-    if not condition:
-        if IN_CI:
-            pytest.fail(f"{what} is required in CI (CI=true) but missing")
-        pytest.skip(f"{what} is missing")
-
-
 @pytest.fixture(scope="module")
 def shared_dir():
     """A directory www-data can read (pytest's own base directory is root's alone)."""
-    _need(os.geteuid() == 0, "root (to start httpd and switch to www-data)")
-    _need(os.path.exists(SYSTEM_PYTHON), "Debian's python3")
+    need(os.geteuid() == 0, "root (to start httpd and switch to www-data)")
+    need(os.path.exists(SYSTEM_PYTHON), "Debian's python3")
     try:
         pwd.getpwnam("www-data")
     except KeyError:
-        _need(False, "the www-data user")
+        need(False, "the www-data user")
     path = Path(tempfile.mkdtemp(prefix="httpdlint-www-"))
     path.chmod(0o755)
     yield path
