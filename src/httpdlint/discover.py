@@ -268,12 +268,6 @@ def httpd_parents() -> list[int]:
     return sorted(parents, key=lambda p: (-children[p], p))
 
 
-def _argv(pid: int) -> list[str]:
-    from .procfs import cmdline
-
-    return [a.decode("utf-8", "surrogateescape") for a in cmdline(pid) or []]
-
-
 def _binary(pid: int, argv: list[str]) -> str | None:
     from .procfs import PROC
 
@@ -286,9 +280,10 @@ def _binary(pid: int, argv: list[str]) -> str | None:
 def running(pid: int, notes: list[str]) -> Found | None:
     """The tree httpd parent `pid` runs, as httpd chose it: its options, then its binary's
     compiled paths; None (and a note) when that cannot be told."""
+    from .procfs import argv as process_argv
     from .procfs import environ
 
-    argv = _argv(pid)
+    argv = process_argv(pid)
     options = parse_options(argv)
     binary = _binary(pid, argv)
     env = environ(pid)
@@ -335,7 +330,9 @@ def running_options(pid: int | None = None) -> tuple[str, list[str]] | None:
         if not parents:
             return None
         pid = parents[0]
-    argv = _argv(pid)
+    from .procfs import argv as process_argv
+
+    argv = process_argv(pid)
     binary = _binary(pid, argv)
     if not argv or not binary:
         return None

@@ -30,7 +30,7 @@ from httpdlint.capacity import Constraint, Sizing, Term, mib
 from httpdlint.errors import ConfigError
 from httpdlint.measure import HttpdTree, Measurement, Notice, read_pid_file, served, unknowable
 from httpdlint.mpm import MPMS, VERSIONS, evaluate_mpm, workers_directive
-from httpdlint.procfs import cmdline
+from httpdlint.procfs import argv as process_argv
 from httpdlint.services import ServiceReserve
 from httpdlint.sizes import format_size
 
@@ -264,7 +264,7 @@ def gather(
     out.tree = tree
     if tree is not None:
         own = server_pid(model)
-        argv = " ".join(a.decode("utf-8", "replace") for a in cmdline(tree.parent.pid) or [])
+        argv = " ".join(process_argv(tree.parent.pid))
         if opts.pid is not None:
             inputs["server"] = Input(tree.parent.pid, "given", argv)
         elif own == tree.parent.pid:

@@ -512,6 +512,12 @@ def cmdline(pid: int, proc: str = PROC) -> list[bytes] | None:
     return data.rstrip(b"\0").split(b"\0") if data else []
 
 
+def argv(pid: int, proc: str = PROC) -> list[str]:
+    """A process's command line as text ([] when gone or a kernel thread), decoded with
+    surrogateescape as Python's own sys.argv is: output sanitizes what is not UTF-8."""
+    return [a.decode("utf-8", "surrogateescape") for a in cmdline(pid, proc) or []]
+
+
 def environ(pid: int, proc: str = PROC) -> dict[str, str] | None:
     """The environment a process started with (its `${VAR}`s); None when it may not be read
     (another user's process, without root) or is gone. Names and values are decoded with

@@ -55,8 +55,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from httpdlint import service_config as cfg
-from httpdlint.bounds import read_regular
-from httpdlint.procfs import PROC, ProcessInfo, cmdline
+from httpdlint.procfs import PROC, ProcessInfo, environ
+from httpdlint.procfs import argv as process_argv
 from httpdlint.sizes import format_size, parse_size
 
 __all__ = [
@@ -216,10 +216,6 @@ def merge_peaks(seen: list[ServiceReserve], latest: list[ServiceReserve]) -> lis
     """`latest` with each service at the largest size seen for it over the sampling window."""
     peaks = {(s.kind, s.pids[0]): s.measured for s in seen}
     return [replace(s, measured=max(s.measured, peaks.get((s.kind, s.pids[0]), 0))) for s in latest]
-
-
-def _argv(pid: int, proc: str) -> list[str]:
-    return [a.decode("utf-8", "replace") for a in cmdline(pid, proc) or []]
 
 
 # --------------------------------------------------------------------------- sockets
@@ -396,7 +392,7 @@ def _redis_endpoints(root: ProcessInfo, argv: list[str], proc: str) -> list:
 
 def redis_ceiling(root: ProcessInfo, measured: int, physical: int = 0, proc: str = PROC) -> Ceiling:
     """(ceiling, source, basis) of a redis-server: INFO memory, else a redis.conf for its port."""
-    argv = _argv(root.pid, proc)
+    argv = process_argv(root.pid, proc)
     endpoints = _redis_endpoints(root, argv, proc)
     why = "no listening socket found (run as root to read its descriptors)"
     for endpoint in endpoints:
@@ -455,7 +451,7 @@ def memcached_ceiling(
     root: ProcessInfo, measured: int, physical: int = 0, proc: str = PROC
 ) -> Ceiling:
     """(ceiling, source, basis): `stats settings` maxbytes, else -m (64 MiB by default)."""
-    argv = _argv(root.pid, proc)
+    argv = process_argv(root.pid, proc)
     opts = cfg.memcached_options(argv)
     endpoints = listening(root.pid, proc)
     if not endpoints:
@@ -554,7 +550,7 @@ def mysql_ceiling(root: ProcessInfo, measured: int, physical: int = 0, proc: str
 
 def _mysql_files(root: ProcessInfo, proc: str) -> Ceiling:
     """(ceiling, source, basis) from the command line and the option files."""
-    argv = _argv(root.pid, proc)
+    argv = process_argv(root.pid, proc)
     files: list[str] = list(cfg.MY_CNF)
     given: dict[str, tuple[str, str]] = {}
     for arg in argv[1:]:
@@ -650,7 +646,7 @@ def postgres_ceiling(
 
 def _postgres_files(root: ProcessInfo, proc: str) -> Ceiling:
     """(ceiling, source, basis): shared_buffers from the command line or postgresql.conf."""
-    opts = cfg.postgres_options(_argv(root.pid, proc))
+    opts = cfg.postgres_options(process_argv(root.pid, proc))
     data = opts.get("data_directory") or ""
     conf = opts.get("config_file") or (os.path.join(data, "postgresql.conf") if data else "")
     settings, read = cfg.read_postgresql_conf(conf) if conf else ({}, [])
@@ -678,22 +674,9 @@ def _postgres_files(root: ProcessInfo, proc: str) -> Ceiling:
 # --------------------------------------------------------------------------- JVM
 
 
-def _environ(pid: int, proc: str) -> dict[str, str]:
-    try:
-        raw = read_regular(f"{proc}/{pid}/environ", cfg.CONF_LIMIT)
-    except OSError:
-        return {}
-    out = {}
-    for item in raw.split(b"\0"):
-        key, sep, value = item.decode("utf-8", "replace").partition("=")
-        if sep:
-            out[key] = value
-    return out
-
-
 def jvm_ceiling(root: ProcessInfo, measured: int, physical: int = 0, proc: str = PROC) -> Ceiling:
     """(ceiling, source, basis): maximum heap + max(25 %, 256 MiB), + MaxDirectMemorySize."""
-    options = cfg.java_options(_argv(root.pid, proc), _environ(root.pid, proc))
+    options = cfg.java_options(process_argv(root.pid, proc), environ(root.pid, proc) or {})
     heap, how, basis = cfg.jvm_heap(options, physical)
     extra = max(int(heap * JVM_OVERHEAD_SHARE), JVM_OVERHEAD_FLOOR)
     direct = 0
@@ -753,7 +736,7 @@ def varnish_ceiling_of(storage: list[str]) -> tuple[int, str]:
 def varnish_ceiling(
     root: ProcessInfo, measured: int, physical: int = 0, proc: str = PROC
 ) -> Ceiling:
-    storage = cfg.varnish_storage(_argv(root.pid, proc))
+    storage = cfg.varnish_storage(process_argv(root.pid, proc))
     ceiling, source = varnish_ceiling_of(storage)
     return ceiling, source, "config" if storage else "default"
 
