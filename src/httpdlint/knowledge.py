@@ -5,7 +5,8 @@ MPMs that implement it; each module's identifier and source file) come from the 
 ``data/directives.json``, generated from the httpd manual by ``scripts/gen_directives.py``.
 The model and the rules ask this module instead of reading the table: which module a
 directive needs, whether a name is a directive at all (and what the user probably meant),
-and whether an ``<IfModule>`` argument names a module any httpd release has.
+and whether an ``<IfModule>`` argument names a module any httpd release has; and the two
+names every module goes by (``module_identifier``, ``module_source``).
 
 Entries are the table's dicts, shared between callers: read them, do not modify them.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import os
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -131,3 +133,38 @@ def suggest(name: str, version: str = "2.4") -> str | None:
         return None
     matches = difflib.get_close_matches(bare, list(spellings), n=1, cutoff=_SUGGEST_CUTOFF)
     return spellings[matches[0]] if matches else None
+
+
+# -- what a module is called: its identifier (LoadModule) and source file (<IfModule>) ------
+
+_MPM_SOURCES = {
+    "mpm_prefork_module": "prefork.c",
+    "mpm_worker_module": "worker.c",
+    "mpm_event_module": "event.c",
+    "core_module": "core.c",
+    "http_module": "http_core.c",
+}
+
+
+def module_source(ident: str, so_path: str | None = None) -> str:
+    """The source-file name (`mod_ssl.c`) that `<IfModule>` also accepts for a module."""
+    if ident in _MPM_SOURCES:
+        return _MPM_SOURCES[ident]
+    if ident.endswith("_module"):
+        return "mod_" + ident[: -len("_module")] + ".c"
+    if so_path:
+        base = os.path.basename(so_path)
+        if base.endswith(".so"):
+            return base[:-3] + ".c"
+    return ident
+
+
+def module_identifier(name: str) -> str:
+    """`ssl_module` for `mod_ssl.c` or `ssl_module`, as LoadModule names a module."""
+    if name.endswith("_module"):
+        return name
+    for ident, src in _MPM_SOURCES.items():
+        if src == name:
+            return ident
+    base = name[:-2] if name.endswith(".c") else name
+    return (base[4:] if base.startswith("mod_") else base) + "_module"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from . import confregex
 from .errors import ConfigError
+from .knowledge import module_identifier, module_source
 from .macro import _MACRO_EXEC, MacroReading
 from .pathmatch import MAX_INCLUDE_DEPTH, fnmatch_test, include_files
 from .reading import (
@@ -83,38 +84,6 @@ _STATIC_24 = frozenset({"core_module", "so_module", "http_module"})
 
 # The newest release of each line, for <IfVersion> when only major.minor is known.
 LATEST = {"2.2": (2, 2, 34), "2.4": (2, 4, 71)}
-
-_MPM_SOURCES = {
-    "mpm_prefork_module": "prefork.c",
-    "mpm_worker_module": "worker.c",
-    "mpm_event_module": "event.c",
-    "core_module": "core.c",
-    "http_module": "http_core.c",
-}
-
-
-def module_source(ident: str, so_path: str | None = None) -> str:
-    """The source-file name (`mod_ssl.c`) that `<IfModule>` also accepts for a module."""
-    if ident in _MPM_SOURCES:
-        return _MPM_SOURCES[ident]
-    if ident.endswith("_module"):
-        return "mod_" + ident[: -len("_module")] + ".c"
-    if so_path:
-        base = os.path.basename(so_path)
-        if base.endswith(".so"):
-            return base[:-3] + ".c"
-    return ident
-
-
-def module_identifier(name: str) -> str:
-    """`ssl_module` for `mod_ssl.c` or `ssl_module`, as LoadModule names a module."""
-    if name.endswith("_module"):
-        return name
-    for ident, src in _MPM_SOURCES.items():
-        if src == name:
-            return ident
-    base = name[:-2] if name.endswith(".c") else name
-    return (base[4:] if base.startswith("mod_") else base) + "_module"
 
 
 @dataclass
